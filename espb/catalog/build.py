@@ -97,6 +97,37 @@ class IngestConfig:
             raise ConfigError(f"on_bad_rows must be 'error' or 'skip', not {self.on_bad_rows!r}")
 
 
+def load_ingest_config(config: str | Path | None = None, overrides: list[str] | None = None) -> IngestConfig:
+    """An :class:`IngestConfig` from defaults (the paper's), a YAML file, then dotted overrides.
+
+    ``config`` is a path, or the name of a file in ``conf/catalog/ingest/`` (``paper``,
+    ``scordilis2006``). Misspelled keys and wrong types fail with a message naming the key.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    merged = OmegaConf.structured(IngestConfig)
+    where = "ingest settings"
+    try:
+        if config is not None:
+            path = Path(config)
+            if not path.suffix:
+                from espb.paths import conf_dir
+
+                path = conf_dir() / "catalog" / "ingest" / f"{config}.yaml"
+            if not path.exists():
+                raise ConfigError(f"ingest config {str(config)!r} not found ({path})")
+            where = str(path)
+            merged = OmegaConf.merge(merged, OmegaConf.load(path))
+        if overrides:
+            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    cfg: IngestConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    cfg.validate()
+    return cfg
+
+
 @dataclass
 class RawCatalog:
     """What a reader hands to :func:`build_events`.

@@ -53,11 +53,9 @@ def _status(message: str):
         yield update
 
 
-def _parse_map(spec: str | None) -> dict[str, str]:
-    if not spec:
-        return {}
-    mapping = {}
-    for part in spec.split(","):
+def _parse_map(specs: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for part in (p for spec in specs or [] for p in spec.split(",") if p.strip()):
         if "=" not in part:
             raise EspbError(f"--map: {part!r} is not NAME=COLUMN (e.g. --map time=origin_time,mag=ML)")
         k, v = part.split("=", 1)
@@ -65,9 +63,7 @@ def _parse_map(spec: str | None) -> dict[str, str]:
     return mapping
 
 
-def _parse_region(spec: str | None) -> list[float] | None:
-    if spec is None:
-        return [35.0, 46.0, 135.0, 146.0]
+def _parse_region(spec: str) -> list[float] | None:
     if spec.strip().lower() in ("none", "all", ""):
         return None
     try:
@@ -89,41 +85,56 @@ def ingest_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="event table to write (.parquet)")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="isc | comcat | quakeml | csv | auto")] = "auto",
     mapping: Annotated[
-        str | None,
-        typer.Option("--map", help="csv only: NAME=COLUMN,... for event_id,time,date,latitude,longitude,"
-                     "depth,mag,mag_type,author,event_type"),
+        list[str] | None,
+        typer.Option("--map", help="csv only: NAME=COLUMN (repeatable, or comma-separated) for event_id, "
+                     "time, date, latitude, longitude, depth, mag, mag_type, author, event_type"),
     ] = None,
     mag_type: Annotated[str | None, typer.Option(help="csv only: one magnitude type for every row")] = None,
     time_format: Annotated[str | None, typer.Option(help="csv only: strftime format of the time column")] = None,
     depth_unit: Annotated[str, typer.Option(help="csv only: km or m")] = "km",
     delimiter: Annotated[str, typer.Option(help="csv only: field delimiter")] = ",",
-    relations: Annotated[str, typer.Option(help="Mw relation set: paper | scordilis2006 | FILE.yaml")] = "paper",
-    out_of_range: Annotated[str, typer.Option(help="outside a relation's range: extrapolate | drop")] = "extrapolate",
+    config: Annotated[
+        str | None, typer.Option(help="ingest settings: paper (default) | scordilis2006 | FILE.yaml")
+    ] = None,
+    relations: Annotated[str | None, typer.Option(help="Mw relation set: paper | scordilis2006 | FILE.yaml")] = None,
+    out_of_range: Annotated[str | None, typer.Option(help="outside a relation's range: extrapolate | drop")] = None,
     mw_round: Annotated[float | None, typer.Option(help="round converted Mw to this step (e.g. 0.1)")] = None,
     region: Annotated[
         str | None, typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or 'none' [default: 35,46,135,146]")
     ] = None,
-    max_depth: Annotated[str, typer.Option(help="depth limit in km, or 'none'")] = "70",
+    max_depth: Annotated[str | None, typer.Option(help="depth limit in km, or 'none' [default: 70]")] = None,
     start: Annotated[str | None, typer.Option(help="first date kept (inclusive)")] = None,
     end: Annotated[str | None, typer.Option(help="last date kept (inclusive)")] = None,
-    on_bad_rows: Annotated[str, typer.Option(help="error | skip (skipped rows are counted)")] = "error",
+    on_bad_rows: Annotated[str | None, typer.Option(help="error | skip (skipped rows are counted)")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="any ingest setting, e.g. --set magnitudes.family_relation.ML=identity"),
+    ] = None,
 ) -> None:
     """Read a catalog, convert magnitudes to Mw, filter, write the event table."""
-    from espb.catalog.build import FilterConfig, IngestConfig
-    from espb.catalog.magnitudes import MagnitudeConfig
+    from espb.catalog.build import load_ingest_config
     from espb.catalog.readers import ingest
     from espb.catalog.schema import save_events
 
-    cfg = IngestConfig(
-        magnitudes=MagnitudeConfig(relations=relations, out_of_range=out_of_range, mw_round=mw_round),
-        filters=FilterConfig(
-            region=_parse_region(region),
-            max_depth_km=None if max_depth.strip().lower() == "none" else float(max_depth),
-            start=start,
-            end=end,
-        ),
-        on_bad_rows=on_bad_rows,
-    )
+    cfg = load_ingest_config(config, set_)
+    m, f = cfg.magnitudes, cfg.filters
+    if relations is not None:
+        m.relations = relations
+    if out_of_range is not None:
+        m.out_of_range = out_of_range
+    if mw_round is not None:
+        m.mw_round = mw_round
+    if region is not None:
+        f.region = _parse_region(region)
+    if max_depth is not None:
+        try:
+            f.max_depth_km = None if max_depth.strip().lower() == "none" else float(max_depth)
+        except ValueError as exc:
+            raise EspbError(f"--max-depth: {max_depth!r} is not a number of km or 'none'") from exc
+    f.start = start if start is not None else f.start
+    f.end = end if end is not None else f.end
+    cfg.on_bad_rows = on_bad_rows if on_bad_rows is not None else cfg.on_bad_rows
+    cfg.validate()
     options: dict = {}
     if fmt == "csv" or mapping or mag_type or time_format or depth_unit != "km" or delimiter != ",":
         options = {"mapping": _parse_map(mapping), "mag_type": mag_type, "time_format": time_format,

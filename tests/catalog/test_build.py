@@ -160,3 +160,18 @@ def test_filter_config_errors_name_the_key() -> None:
         FilterConfig(start="yesterday-ish").validate()
     with pytest.raises(ConfigError, match="on_bad_rows"):
         IngestConfig(on_bad_rows="ignore").validate()
+
+
+def test_paper_ingest_yaml_equals_the_code_defaults() -> None:
+    from dataclasses import asdict
+
+    from espb.catalog.build import load_ingest_config
+
+    assert asdict(load_ingest_config("paper")) == asdict(IngestConfig())
+    assert load_ingest_config("scordilis2006").magnitudes.relations == "scordilis2006"
+    cfg = load_ingest_config(None, ["magnitudes.family_relation.ML=identity", "filters.region=null"])
+    assert cfg.magnitudes.family_relation["ML"] == "identity" and cfg.filters.region is None
+    with pytest.raises(ConfigError, match="filters.max_depht_km"):
+        load_ingest_config(None, ["filters.max_depht_km=10"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_ingest_config("no-such-settings")

@@ -91,3 +91,70 @@ def test_user_errors_exit_2_with_one_clear_message(tmp_path: Path) -> None:
 def test_parquet_is_a_plain_dataframe(smoke: Path) -> None:
     df = pd.read_parquet(smoke / "cat.parquet")
     assert list(df.columns)[:3] == ["event_id", "time", "latitude"]
+
+
+def test_ingest_csv_with_mapping_sed_catalog(tmp_path: Path, seismostats_dir: Path) -> None:
+    sed = seismostats_dir / "analysis" / "tests" / "data" / "catalog_sed.csv"
+    out = tmp_path / "sed.parquet"
+    r = runner.invoke(
+        app,
+        ["catalog", "ingest", str(sed), "--format", "csv", "--depth-unit", "m", "--region", "none",
+         "--map", "time=time,latitude=latitude,longitude=longitude", "--map", "depth=depth",
+         "--map", "mag=magnitude,mag_type=magnitude_type,event_type=event_type", "-o", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    src = pd.read_csv(sed)
+    df = load_events(out)
+    quakes = src[src["event_type"] == "earthquake"]
+    assert len(df) == len(quakes) - int((quakes["depth"] / 1000 > 70).sum())
+    assert set(df["mag_type"].astype(str)) <= {"MLhc", "MLh", "MLv"}
+    assert df["depth"].max() < 70  # metres converted to km
+
+
+def test_bad_map_spec_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "x.csv"
+    f.write_text("t,lat,lon,dep,m\n2005-01-01T00:00:00Z,38,142,10,3.0\n")
+    r = runner.invoke(app, ["catalog", "ingest", str(f), "--format", "csv", "--map", "time", "-o",
+                            str(tmp_path / "o.parquet")])
+    assert r.exit_code != 0
+    assert "is not NAME=COLUMN" in str(r.exception)
+
+
+def test_ingest_settings_from_config_and_set(smoke: Path) -> None:
+    src = smoke / "cat_isc.csv"
+    paths = {}
+    for name, extra in {
+        "paper": [],
+        "scordilis": ["--config", "scordilis2006"],
+        "ml_identity": ["--set", "magnitudes.family_relation.ML=identity"],
+    }.items():
+        paths[name] = smoke / f"cfg_{name}.parquet"
+        r = runner.invoke(app, ["catalog", "ingest", str(src), "--format", "isc", "--region", "none",
+                                *extra, "-o", str(paths[name])])
+        assert r.exit_code == 0, r.output
+    a, b, c = (load_events(paths[k]) for k in ("paper", "scordilis", "ml_identity"))
+    ms = a["mag_type"] == "Ms"
+    assert ms.any()
+    # Ms: paper 0.65 Ms + 2.20 vs Scordilis 0.67 Ms + 2.07 (lower branch)
+    lo = ms & (a["mag"] <= 6.1)
+    assert (b.loc[lo, "mw"] - (0.67 * b.loc[lo, "mag"] + 2.07)).abs().max() < 1e-9
+    assert (a.loc[lo, "mw"] - (0.65 * a.loc[lo, "mag"] + 2.20)).abs().max() < 1e-9
+    ml = c["mag_type"] == "ML"
+    assert ml.any() and (c.loc[ml, "mw"] == c.loc[ml, "mag"]).all()
+    r = runner.invoke(app, ["catalog", "ingest", str(src), "--set", "filters.nope=1", "-o", str(smoke / "x.parquet")])
+    assert r.exit_code != 0 and "nope" in str(r.exception)
+
+
+def test_synthetic_export_round_trip_without_rounding(smoke: Path) -> None:
+    """Time to the millisecond, location to the printed 1e-4 deg, Mw to the printed precision."""
+    a = load_events(smoke / "cat.parquet")
+    for fname, fmt in (("cat_isc.csv", "isc"), ("cat_comcat.csv", "comcat")):
+        out = smoke / f"plain_{fmt}.parquet"
+        r = runner.invoke(app, ["catalog", "ingest", str(smoke / fname), "--format", fmt,
+                                "--region", "37.5,40.5,140.5,143.5", "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        b = load_events(out)
+        assert list(a["event_id"]) == list(b["event_id"])
+        assert (a["time"] == b["time"]).all()
+        assert (a[["latitude", "longitude"]] - b[["latitude", "longitude"]]).abs().max().max() < 1e-9
+        assert (a["mw"] - b["mw"]).abs().max() <= 5e-4 + 1e-9
