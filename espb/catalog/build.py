@@ -103,29 +103,10 @@ def load_ingest_config(config: str | Path | None = None, overrides: list[str] | 
     ``config`` is a path, or the name of a file in ``conf/catalog/ingest/`` (``paper``,
     ``scordilis2006``). Misspelled keys and wrong types fail with a message naming the key.
     """
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from espb.config import load_config, resolve_preset
 
-    merged = OmegaConf.structured(IngestConfig)
-    where = "ingest settings"
-    try:
-        if config is not None:
-            path = Path(config)
-            if not path.suffix:
-                from espb.paths import conf_dir
-
-                path = conf_dir() / "catalog" / "ingest" / f"{config}.yaml"
-            if not path.exists():
-                raise ConfigError(f"ingest config {str(config)!r} not found ({path})")
-            where = str(path)
-            merged = OmegaConf.merge(merged, OmegaConf.load(path))
-        if overrides:
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    cfg: IngestConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
-    cfg.validate()
-    return cfg
+    preset = resolve_preset(config, "catalog/ingest") if config is not None else None
+    return load_config(IngestConfig, preset, overrides)
 
 
 @dataclass

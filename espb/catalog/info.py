@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +63,14 @@ def text_lines(s: dict[str, Any], hist_width: int = 50) -> list[str]:
         L += ["", "Mw histogram (0.1 bins, log-scaled bars):"]
         hist = s["mw_histogram"]
         vmax = max(hist.values()) if hist else 1
-        items = list(hist.items())
-        i = 0
-        while i < len(items):
-            k, v = items[i]
-            j = i
-            while j + 1 < len(items) and items[j + 1][1] == 0 and v == 0:
-                j += 1
-            if j - i >= 2:  # a run of empty bins: one line
-                L.append(f"  {k:>5} .. {items[j][0]}: 0")
-                i = j + 1
+        for empty, run in groupby(hist.items(), key=lambda kv: kv[1] == 0):
+            run = list(run)
+            if empty and len(run) >= 3:  # a run of empty bins: one line
+                L.append(f"  {run[0][0]:>5} .. {run[-1][0]}: 0")
                 continue
-            bar = "#" * (int(round(hist_width * np.log10(1 + v) / np.log10(1 + vmax))) if v else 0)
-            L.append(f"  {k:>5} {v:>10,} {bar}")
-            i += 1
+            for k, v in run:
+                bar = "#" * (int(round(hist_width * np.log10(1 + v) / np.log10(1 + vmax))) if v else 0)
+                L.append(f"  {k:>5} {v:>10,} {bar}")
     if s.get("drop_report"):
         L += ["", "drop report (from ingest):"] + [f"  {x}" for x in DropReport.from_dict(s["drop_report"]).lines()]
     return L

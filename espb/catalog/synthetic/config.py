@@ -7,15 +7,11 @@ merged onto these dataclasses, so a misspelled key fails with a message naming i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
 from espb.catalog.build import FilterConfig
+from espb.config import load_config, resolve_preset
 from espb.errors import ConfigError
-from espb.paths import conf_dir
 
 
 @dataclass
@@ -235,31 +231,9 @@ class SynthConfig:
 PRESETS = ("demo", "paper", "smoke")
 
 
-def preset_path(name: str) -> Path:
-    return conf_dir() / "catalog" / "synthetic" / f"{name}.yaml"
-
-
 def load_synth_config(
     preset: str = "demo", overrides: list[str] | None = None, **fields: Any
 ) -> SynthConfig:
-    """A preset merged onto :class:`SynthConfig`, then dotted ``key=value`` overrides.
-
-    ``preset`` is a name from :data:`PRESETS` or a path to a YAML file.
-    """
-    path = Path(preset) if preset.endswith((".yaml", ".yml")) else preset_path(preset)
-    if not path.exists():
-        raise ConfigError(
-            f"synthetic preset {preset!r} not found ({path}); use one of {list(PRESETS)} or a YAML file"
-        )
-    base = OmegaConf.structured(SynthConfig)
-    try:
-        merged = OmegaConf.merge(base, OmegaConf.load(path))
-        if overrides:
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
-        if fields:
-            merged = OmegaConf.merge(merged, fields)
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"synthetic catalog config ({path}): {exc}") from exc
-    cfg: SynthConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
-    cfg.validate()
-    return cfg
+    """A preset (a name from :data:`PRESETS` or a YAML path) merged onto :class:`SynthConfig`,
+    then dotted ``key=value`` overrides."""
+    return load_config(SynthConfig, resolve_preset(preset, "catalog/synthetic"), overrides, **fields)
