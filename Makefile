@@ -8,10 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= outputs
 SEED ?= 0
+DR ?= 0.25
+DT ?= 365
 PYTEST_ARGS ?=
+# b-value cubes are cached here (content-addressed; safe to delete)
+export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow lint catalog-demo catalog-paper clean
+.PHONY: help install run test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -36,14 +40,18 @@ run: $(STAMP) ## the main job on the embedded default (demo synthetic catalog)
 	$(BIN)/espb catalog synth --preset demo --seed $(SEED) -o $(OUT)/demo/catalog.parquet --isc $(OUT)/demo/catalog_isc.csv
 	$(BIN)/espb catalog ingest $(OUT)/demo/catalog_isc.csv --format isc --mw-round 0.1 --region 37,43,139,145 -o $(OUT)/demo/catalog_from_isc.parquet
 	$(BIN)/espb catalog info $(OUT)/demo/catalog.parquet --plot $(OUT)/demo/catalog_overview.png
+	$(BIN)/espb cube build --catalog $(OUT)/demo/catalog.parquet --preset demo
+	$(BIN)/espb cube show --catalog $(OUT)/demo/catalog.parquet --preset demo --day 2011-03-10 --cell 38.3,142.4 -o $(OUT)/demo/cube_b.png
 	@echo
-	@echo "== make run produced (catalog layer; b-value cubes and training arrive with later issues) =="
+	@echo "== make run produced (catalog and b-value layers; training arrives with the next issue) =="
 	@echo "  $(OUT)/demo/catalog.parquet          event table of the demo synthetic catalog (seed $(SEED))"
 	@echo "  $(OUT)/demo/catalog.plants.parquet   planted precursor windows (the ground truth)"
 	@echo "  $(OUT)/demo/catalog.truth.parquet    per-event truth: true magnitude, b used, planted flag, parent"
 	@echo "  $(OUT)/demo/catalog_isc.csv          the same catalog as an ISC bulletin CSV export"
 	@echo "  $(OUT)/demo/catalog_from_isc.parquet that export read back through the ISC reader"
 	@echo "  $(OUT)/demo/catalog_overview.png     map, frequency-magnitude distribution, rate"
+	@echo "  $(ESPB_CACHE_DIR)/cubes/            the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"
+	@echo "  $(OUT)/demo/cube_b.png               its b map on 2011-03-10 and one cell's time series"
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -59,6 +67,20 @@ catalog-demo: $(STAMP) ## generate the demo synthetic catalog into $(OUT)/demo
 
 catalog-paper: $(STAMP) ## generate the paper-scale synthetic catalog into $(OUT)/paper (~1.4 M events)
 	$(BIN)/espb catalog synth --preset paper --seed $(SEED) -o $(OUT)/paper/catalog.parquet
+
+cube-demo: $(STAMP) ## build the demo b-value cube (DR, DT) and draw it into $(OUT)/demo
+	@test -f $(OUT)/demo/catalog.parquet || $(BIN)/espb catalog synth --preset demo --seed $(SEED) -o $(OUT)/demo/catalog.parquet
+	$(BIN)/espb cube build --catalog $(OUT)/demo/catalog.parquet --preset demo --dr $(DR) --dt $(DT)
+	$(BIN)/espb cube show --catalog $(OUT)/demo/catalog.parquet --preset demo --dr $(DR) --dt $(DT) --day 2011-03-10 -o $(OUT)/demo/cube_b.png
+
+cube-paper: $(STAMP) ## build the paper's 12 (dr, dt) cubes from the paper-scale synthetic catalog
+	@test -f $(OUT)/paper/catalog.parquet || $(BIN)/espb catalog synth --preset paper --seed $(SEED) -o $(OUT)/paper/catalog.parquet
+	@for dr in 0.15 0.25 0.35 0.65; do for dt in 150 365 730; do \
+	  $(BIN)/espb cube build --catalog $(OUT)/paper/catalog.parquet --preset paper --dr $$dr --dt $$dt || exit 1; \
+	done; done
+
+bench-cube: $(STAMP) ## benchmark the paper-size cube against the brute-force reference (docs/performance.md)
+	$(BIN)/python benchmarks/cube.py
 
 clean: ## remove generated outputs (keeps .venv)
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,9 @@ def seismostats_dir() -> Path:
 def csep_dir() -> Path:
     """The installed pycsep package (``csep``)."""
     return _need(package_dir("csep"), "pycsep package")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cube_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write to the user's cube cache (~/.cache/espb)."""
+    os.environ["ESPB_CACHE_DIR"] = str(tmp_path_factory.mktemp("espb-cache"))

@@ -4,22 +4,24 @@
     espb catalog info OUT.parquet [--plot overview.png]
     espb catalog synth --preset demo|paper --seed N -o OUT.parquet [--isc F.csv] [--comcat F.csv]
     espb catalog export OUT.parquet --format isc|comcat -o F.csv
+    espb cube build --catalog OUT.parquet --dr 0.25 --dt 365 [--preset paper|demo|smoke]
+    espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-03-10 -o b.png
+    espb cube ls
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from espb import __version__
+from espb.cli.console import _status, err, out, say
+from espb.cli.cube import cube_app
 from espb.errors import EspbError
 
 app = typer.Typer(
@@ -30,28 +32,7 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="Catalogs in: ingest, inspect, generate, export.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def say(line: str) -> None:
-    """Print data (no rich markup: catalog text may contain brackets)."""
-    out.print(line, markup=False, highlight=False)
-
-
-@contextmanager
-def _status(message: str):
-    """A spinner whose text follows the library's progress messages."""
-    t0 = time.perf_counter()
-    with err.status(message) as st:
-
-        def update(msg: str) -> None:
-            st.update(f"{escape(message)}  [dim]{escape(msg)}[/dim]")
-            err.print(f"  [dim]{time.perf_counter() - t0:6.1f}s[/dim] " + escape(msg), highlight=False)
-
-        yield update
-
+app.add_typer(cube_app, name="cube")
 
 def _parse_map(specs: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}

@@ -1,0 +1,154 @@
+"""Settings of a daily b-value cube (paper Section 2.1 and Appendix C.1).
+
+Every field that changes a cube's numbers is part of its cache key (:func:`CubeConfig.key_fields`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from espb.config import load_config, resolve_preset
+from espb.errors import ConfigError
+
+MODES = ("paper", "binned", "classic")
+METRICS = ("planar", "greatcircle")
+#: km per degree of arc on a sphere of radius 6371.0088 km (IUGG mean Earth radius).
+KM_PER_DEG = 2 * math.pi * 6371.0088 / 360.0
+
+
+@dataclass
+class CubeConfig:
+    """One b-value cube.
+
+    - ``dr`` (degrees) and ``dt`` (days): the cylinder of paper Section 2.1; the value for day d
+      uses the events within ``dr`` of the cell centre whose day is in ``[d - dt + 1, d]``.
+    - ``mode``: ``paper`` (b-positive, paper Eqs. 5-6 as printed, continuous), ``binned``
+      (b-positive with the discretisation correction for magnitudes binned at ``delta_m``, as in
+      van der Elst 2021 and seismostats) or ``classic`` (Aki-Utsu on the raw magnitudes >= Mc).
+    - ``threshold``: b-positive modes: smallest magnitude difference used (``paper``: 0, i.e.
+      every positive difference; ``binned``: ``delta_m``); ``classic``: the completeness
+      magnitude Mc (required).
+    - ``metric``: ``planar`` (Euclidean distance in degrees of latitude/longitude, the paper's
+      unit) or ``greatcircle`` (haversine distance <= ``dr_km``, default ``dr * KM_PER_DEG``).
+    """
+
+    name: str = "paper"
+    dr: float = 0.25
+    dt: int = 365
+    start: str = "2000-01-01"
+    end: str = "2019-12-31"
+    region: list[float] = field(default_factory=lambda: [35.0, 46.0, 135.0, 146.0])
+    resolution: float = 0.1
+    mode: str = "paper"
+    threshold: float | None = None
+    delta_m: float = 0.1
+    metric: str = "planar"
+    dr_km: float | None = None
+    b_max: float = 2.0
+    round_magnitudes: bool = False
+    chunks: list[int] = field(default_factory=lambda: [256, 32, 32])
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        where = f"cube config {self.name!r}"
+        if self.mode not in MODES:
+            raise ConfigError(f"{where}: mode={self.mode!r}; use one of {list(MODES)}")
+        if self.metric not in METRICS:
+            raise ConfigError(f"{where}: metric={self.metric!r}; use one of {list(METRICS)}")
+        if not (self.dr > 0):
+            raise ConfigError(f"{where}: dr={self.dr} must be > 0 (degrees)")
+        if self.dr_km is not None and not (self.dr_km > 0):
+            raise ConfigError(f"{where}: dr_km={self.dr_km} must be > 0 (km)")
+        if int(self.dt) != self.dt or self.dt < 1:
+            raise ConfigError(f"{where}: dt={self.dt} must be a whole number of days >= 1")
+        if len(self.region) != 4:
+            raise ConfigError(f"{where}: region needs [lat_min, lat_max, lon_min, lon_max], got {self.region}")
+        la0, la1, lo0, lo1 = self.region
+        if not (-90 <= la0 < la1 <= 90 and -180 <= lo0 < lo1 <= 360):
+            raise ConfigError(f"{where}: region {self.region} is not [lat_min < lat_max, lon_min < lon_max]")
+        if not (self.resolution > 0):
+            raise ConfigError(f"{where}: resolution={self.resolution} must be > 0 (degrees)")
+        for span, what in ((la1 - la0, "latitude"), (lo1 - lo0, "longitude")):
+            n = span / self.resolution
+            if abs(n - round(n)) > 1e-6:
+                raise ConfigError(
+                    f"{where}: the {what} span {span:g} deg of region {self.region} is not a whole "
+                    f"number of {self.resolution:g} deg cells; adjust region or resolution"
+                )
+        try:
+            s, e = self.start_ts, self.end_ts
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: start/end {self.start!r}/{self.end!r} are not dates (YYYY-MM-DD)") from exc
+        if e < s:
+            raise ConfigError(f"{where}: end {self.end} is before start {self.start}")
+        if self.mode == "classic" and self.threshold is None:
+            raise ConfigError(
+                f"{where}: mode=classic needs threshold = the completeness magnitude Mc "
+                "(e.g. threshold=2.0); the b-positive modes need none"
+            )
+        if self.mode in ("binned", "classic") and not (self.delta_m >= 0):
+            raise ConfigError(f"{where}: delta_m={self.delta_m} must be >= 0")
+        if self.mode == "binned" and self.delta_m == 0:
+            raise ConfigError(f"{where}: mode=binned needs delta_m > 0 (the magnitude bin width)")
+        if self.round_magnitudes and not self.delta_m > 0:
+            raise ConfigError(f"{where}: round_magnitudes needs delta_m > 0")
+        if not (self.b_max > 0):
+            raise ConfigError(f"{where}: b_max={self.b_max} must be > 0")
+        if len(self.chunks) != 3 or min(self.chunks) < 1:
+            raise ConfigError(f"{where}: chunks={self.chunks} must be three positive sizes (time, lat, lon)")
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def start_ts(self) -> pd.Timestamp:
+        return pd.Timestamp(self.start, tz="UTC").normalize()
+
+    @property
+    def end_ts(self) -> pd.Timestamp:
+        return pd.Timestamp(self.end, tz="UTC").normalize()
+
+    @property
+    def n_days(self) -> int:
+        return int((self.end_ts - self.start_ts).days) + 1
+
+    @property
+    def effective_threshold(self) -> float:
+        """The threshold used: the setting, else 0 (``paper``) or ``delta_m`` (``binned``)."""
+        if self.threshold is not None:
+            return float(self.threshold)
+        return float(self.delta_m) if self.mode == "binned" else 0.0
+
+    @property
+    def effective_dr_km(self) -> float | None:
+        if self.metric != "greatcircle":
+            return None
+        return float(self.dr_km) if self.dr_km is not None else float(self.dr) * KM_PER_DEG
+
+    @property
+    def effective_delta_m(self) -> float:
+        """Bin width the estimator uses (``paper`` mode is continuous: 0)."""
+        return 0.0 if self.mode == "paper" else float(self.delta_m)
+
+    def key_fields(self) -> dict:
+        """The settings that determine the cube's content (for the cache key and attributes)."""
+        d = asdict(self)
+        d.pop("name")
+        d["threshold"] = self.effective_threshold
+        d["dr_km"] = self.effective_dr_km
+        d["delta_m"] = self.effective_delta_m
+        d["start"] = self.start_ts.strftime("%Y-%m-%d")
+        d["end"] = self.end_ts.strftime("%Y-%m-%d")
+        d["region"] = [float(x) for x in self.region]
+        return d
+
+
+def load_cube_config(
+    preset: str | Path | None = "paper", overrides: list[str] | None = None, **fields
+) -> CubeConfig:
+    """``conf/bvalue/<preset>.yaml`` (or a YAML path) + ``key=value`` overrides + fields."""
+    path = resolve_preset(preset, "bvalue") if preset is not None else None
+    fields = {k: v for k, v in fields.items() if v is not None}
+    return load_config(CubeConfig, path, overrides, **fields)

@@ -1,0 +1,166 @@
+"""``espb cube``: build, inspect and list daily b-value cubes (thin wiring over espb.bvalue)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from espb.cli.console import err, out, say
+from espb.errors import EspbError
+
+cube_app = typer.Typer(help="Daily b-value cubes: build (cached), show, list.", no_args_is_help=True)
+
+Catalog = Annotated[Path, typer.Option("--catalog", "-c", help="event table (.parquet)")]
+Preset = Annotated[str, typer.Option(help="cube settings: paper | paper_test | demo | smoke | FILE.yaml")]
+Dr = Annotated[float | None, typer.Option(help="cylinder radius in degrees (paper: 0.15 0.25 0.35 0.65)")]
+Dt = Annotated[int | None, typer.Option(help="lookback in days (paper: 150 365 730)")]
+Start = Annotated[str | None, typer.Option(help="first day of the cube (YYYY-MM-DD)")]
+End = Annotated[str | None, typer.Option(help="last day of the cube (YYYY-MM-DD)")]
+Region = Annotated[str | None, typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX of the grid")]
+Mode = Annotated[str | None, typer.Option(help="paper | binned | classic")]
+Threshold = Annotated[float | None, typer.Option(help="b-positive: smallest difference; classic: Mc")]
+Metric = Annotated[str | None, typer.Option(help="planar (degrees) | greatcircle (km)")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="any cube setting, e.g. --set dr_km=30")]
+CacheDir = Annotated[Path | None, typer.Option(help="cache directory [$ESPB_CACHE_DIR or ~/.cache/espb]")]
+
+
+def _region(spec: str | None) -> list[float] | None:
+    if spec is None:
+        return None
+    try:
+        vals = [float(x) for x in spec.split(",")]
+    except ValueError as exc:
+        raise EspbError(f"--region: {spec!r} is not LAT_MIN,LAT_MAX,LON_MIN,LON_MAX") from exc
+    if len(vals) != 4:
+        raise EspbError(f"--region: need 4 numbers LAT_MIN,LAT_MAX,LON_MIN,LON_MAX, got {spec!r}")
+    return vals
+
+
+def _config(preset, dr, dt, start, end, region, mode, threshold, metric, sets):
+    from espb.bvalue.config import load_cube_config
+
+    return load_cube_config(preset, sets, dr=dr, dt=dt, start=start, end=end, region=_region(region),
+                            mode=mode, threshold=threshold, metric=metric)
+
+
+@cube_app.command("build")
+def build_cmd(
+    catalog: Catalog,
+    preset: Preset = "paper",
+    dr: Dr = None, dt: Dt = None, start: Start = None, end: End = None, region: Region = None,
+    mode: Mode = None, threshold: Threshold = None, metric: Metric = None, set_: Sets = None,
+    cache_dir: CacheDir = None,
+    rebuild: Annotated[bool, typer.Option(help="build again even if cached")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Build the cube for a catalog and settings (or find it in the cache); print its path."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from espb.bvalue.cache import get_cube
+    from espb.catalog.schema import load_events
+
+    cfg = _config(preset, dr, dt, start, end, region, mode, threshold, metric, set_)
+    events = load_events(catalog)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
+                  TimeElapsedColumn(), console=err, transient=False) as bar:
+        task = bar.add_task(f"cube dr={cfg.dr:g} dt={cfg.dt} ({cfg.mode})", total=None, note="hashing catalog")
+
+        def progress(done: int, total: int, note: str) -> None:
+            bar.update(task, completed=done, total=total, note=note)
+
+        res = get_cube(events, cfg, cache_dir, progress=progress, rebuild=rebuild,
+                       on_wait=lambda m: bar.update(task, note=m))
+        bar.update(task, note="done" if res.built else "found in cache")
+    ds = res.open()
+    n = ds["n_events"].values
+    summary = {
+        "path": str(res.path), "key": res.key, "built": res.built, "catalog_hash": res.catalog_hash,
+        "shape": {k: int(v) for k, v in ds.sizes.items()}, "mode": cfg.mode, "dr": cfg.dr, "dt": cfg.dt,
+        "fraction_b_nonzero": float((ds["b"].values > 0).mean()),
+        "fraction_cells_ge10_events": float((n >= 10).mean()),
+        "n_events_used": int(ds.attrs["n_events_used"]), **res.stats,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    say(f"{'built' if res.built else 'cached'}: {res.path}")
+    say(f"  key {res.key}, catalog {res.catalog_hash}, {ds.sizes['time']} days x {ds.sizes['lat']} x "
+        f"{ds.sizes['lon']} cells, {summary['n_events_used']:,} events used")
+    say(f"  b > 0 in {summary['fraction_b_nonzero']:.1%} of cell-days; >= 10 events in "
+        f"{summary['fraction_cells_ge10_events']:.1%}")
+    if res.built:
+        say(f"  compute {res.stats['compute_s']:.1f} s, write {res.stats['write_s']:.1f} s, "
+            f"{res.stats['pairs']:,} (event, cell) pairs")
+
+
+def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir) -> Path:
+    if store is not None:
+        return store
+    if catalog is None:
+        raise EspbError("give a cube store (PATH.zarr) or --catalog with the cube's settings")
+    from espb.bvalue.cache import cache_root, check_store, cube_key, store_path
+    from espb.catalog.schema import catalog_hash, load_events
+
+    cfg = _config(*cfg_args)
+    key = cube_key(catalog_hash(load_events(catalog)), cfg)
+    path = store_path(cache_root(cache_dir), cfg, key)
+    if check_store(path, key) is not None:
+        raise EspbError(f"no cube for {catalog} with these settings in the cache ({path}); "
+                        "build it first with `espb cube build` and the same options")
+    return path
+
+
+@cube_app.command("show")
+def show_cmd(
+    store: Annotated[Path | None, typer.Argument(help="cube store (.zarr); or use --catalog + settings")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write")] = Path("cube.png"),
+    day: Annotated[str | None, typer.Option(help="day of the map (YYYY-MM-DD) [last day]")] = None,
+    cell: Annotated[str | None, typer.Option(help="LAT,LON of the time-series cell [busiest cell]")] = None,
+    min_events: Annotated[int, typer.Option(help="grey out cells with fewer events")] = 10,
+    catalog: Annotated[Path | None, typer.Option("--catalog", "-c", help="event table: find the cube in the "
+                                                 "cache, and mark next-day Mw >= 5 events")] = None,
+    preset: Preset = "paper",
+    dr: Dr = None, dt: Dt = None, start: Start = None, end: End = None, region: Region = None,
+    mode: Mode = None, threshold: Threshold = None, metric: Metric = None, set_: Sets = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Draw a day's b-value map and one cell's b and event-count time series to PNG."""
+    from espb.bvalue.cache import open_cube
+    from espb.bvalue.plot import plot_cube
+
+    path = _resolve_store(store, catalog, (preset, dr, dt, start, end, region, mode, threshold, metric, set_),
+                          cache_dir)
+    ds = open_cube(path)
+    events = None
+    if catalog is not None:
+        from espb.catalog.schema import load_events
+
+        events = load_events(catalog)
+    where = None
+    if cell is not None:
+        try:
+            lat, lon = (float(x) for x in cell.split(","))
+        except ValueError as exc:
+            raise EspbError(f"--cell: {cell!r} is not LAT,LON (e.g. --cell 38.3,142.4)") from exc
+        where = (lat, lon)
+    info = plot_cube(ds, output, day=day, cell=where, min_events=min_events, events=events)
+    say(f"wrote {output}: map of {info['day']}, cell {info['lat']:.2f} N {info['lon']:.2f} E "
+        f"(b {info['b']:.3f}, {info['n_events']} events)")
+
+
+@cube_app.command("ls")
+def ls_cmd(cache_dir: CacheDir = None) -> None:
+    """List the cubes in the cache, with their settings and whether they are complete."""
+    from espb.bvalue.cache import cache_root, list_cubes
+
+    rows = list_cubes(cache_dir)
+    say(f"cache: {cache_root(cache_dir) / 'cubes'} ({len(rows)} stores)")
+    for r in rows:
+        if r["ok"]:
+            say(f"  {Path(r['path']).name}  mode={r['mode']} dr={r['dr']} dt={r['dt']} "
+                f"{r['start']}..{r['end']}  catalog {r['catalog_hash']}  {r['size_mb']:.0f} MB")
+        else:
+            say(f"  {Path(r['path']).name}  BROKEN: {r['problem']} (rebuilt on next use)")
