@@ -45,7 +45,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -55,6 +54,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _machine
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_DR = (0.15, 0.25, 0.35, 0.65)
@@ -178,23 +180,8 @@ def machine() -> dict:
     import xarray as xr
     import zarr
 
-    info = {"python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "numpy": np.__version__, "pandas": pd.__version__,
-            "numba": numba.__version__, "zarr": zarr.__version__, "xarray": xr.__version__}
-    try:
-        info["affinity_cpus"] = len(os.sched_getaffinity(0))
-    except AttributeError:
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-        info["mem_gb"] = round(int(mem) / 1024**2, 1)
-    except OSError:
-        pass
-    return info
+    return _machine.machine(numpy=np.__version__, pandas=pd.__version__, numba=numba.__version__,
+                            zarr=zarr.__version__, xarray=xr.__version__)
 
 
 def ensure_catalog(path: Path, synth_preset: str, seed: int) -> bool:

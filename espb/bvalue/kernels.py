@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from espb.bvalue.estimators import EPS_DEN, EPS_MAG, LOG10_E
+from espb.bvalue.grid import RADIUS_RTOL
 
 PLANAR, GREATCIRCLE = 0, 1
 
@@ -63,30 +64,49 @@ def _index_range(x, box, x0, res, lo, hi):
     return max(a, lo), min(b, hi)
 
 
+@njit(cache=True)
+def _scan_pairs(ev_lat, ev_lon, e0, e1, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon,
+                metric, rr, t, counts, offs, idx, fill):
+    """Visit the (event, cell) pairs of events [e0, e1) and rows [i0, i1): count them per cell
+    (``fill`` False) or write the event indices at the thread's offsets (``fill`` True)."""
+    nlon = lon_c.size
+    lat_lo = lat_c[i0] - box_lat
+    lat_hi = lat_c[i1 - 1] + box_lat
+    for e in range(e0, e1):
+        la = ev_lat[e]
+        if la < lat_lo or la > lat_hi:
+            continue
+        lo = ev_lon[e]
+        ia, ib = _index_range(la, box_lat, lat0, res, i0, i1 - 1)
+        ja, jb = _index_range(lo, box_lon, lon0, res, 0, nlon - 1)
+        for i in range(ia, ib + 1):
+            for j in range(ja, jb + 1):
+                if _within(la, lo, lat_c[i], lon_c[j], metric, 0.0, rr):
+                    c = (i - i0) * nlon + j
+                    if fill:
+                        idx[offs[t, c]] = e
+                        offs[t, c] += 1
+                    else:
+                        counts[t, c] += 1
+
+
 @njit(parallel=True, cache=True)
 def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon,
                  metric, rr, nthreads):
-    """Cell -> event-index lists for rows [i0, i1), in event (time) order: (start, idx)."""
-    nlon = lon_c.size
-    ncell = (i1 - i0) * nlon
+    """Cell -> event-index lists for rows [i0, i1), in event (time) order: (start, idx).
+
+    A counting sort: each thread counts the pairs of its contiguous share of the events, the
+    offsets put thread t's share of a cell before thread t+1's, then each thread fills its slots.
+    """
+    ncell = (i1 - i0) * lon_c.size
     n_ev = ev_lat.size
-    lat_lo = lat_c[i0] - box_lat
-    lat_hi = lat_c[i1 - 1] + box_lat
     counts = np.zeros((nthreads, ncell), np.int64)
-    for t in prange(nthreads):
-        for e in range(t * n_ev // nthreads, (t + 1) * n_ev // nthreads):
-            la = ev_lat[e]
-            if la < lat_lo or la > lat_hi:
-                continue
-            lo = ev_lon[e]
-            ia, ib = _index_range(la, box_lat, lat0, res, i0, i1 - 1)
-            ja, jb = _index_range(lo, box_lon, lon0, res, 0, nlon - 1)
-            for i in range(ia, ib + 1):
-                for j in range(ja, jb + 1):
-                    if _within(la, lo, lat_c[i], lon_c[j], metric, 0.0, rr):
-                        counts[t, (i - i0) * nlon + j] += 1
-    start = np.zeros(ncell + 1, np.int64)
     offs = np.empty((nthreads, ncell), np.int64)
+    idx = np.empty(0, np.int32)
+    for t in prange(nthreads):
+        _scan_pairs(ev_lat, ev_lon, t * n_ev // nthreads, (t + 1) * n_ev // nthreads, lat_c, lon_c,
+                    i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr, t, counts, offs, idx, False)
+    start = np.zeros(ncell + 1, np.int64)
     for c in range(ncell):
         pos = start[c]
         for t in range(nthreads):
@@ -95,19 +115,8 @@ def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat,
         start[c + 1] = pos
     idx = np.empty(start[ncell], np.int32)
     for t in prange(nthreads):
-        for e in range(t * n_ev // nthreads, (t + 1) * n_ev // nthreads):
-            la = ev_lat[e]
-            if la < lat_lo or la > lat_hi:
-                continue
-            lo = ev_lon[e]
-            ia, ib = _index_range(la, box_lat, lat0, res, i0, i1 - 1)
-            ja, jb = _index_range(lo, box_lon, lon0, res, 0, nlon - 1)
-            for i in range(ia, ib + 1):
-                for j in range(ja, jb + 1):
-                    if _within(la, lo, lat_c[i], lon_c[j], metric, 0.0, rr):
-                        c = (i - i0) * nlon + j
-                        idx[offs[t, c]] = e
-                        offs[t, c] += 1
+        _scan_pairs(ev_lat, ev_lon, t * n_ev // nthreads, (t + 1) * n_ev // nthreads, lat_c, lon_c,
+                    i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr, t, counts, offs, idx, True)
     return start, idx
 
 
@@ -213,8 +222,8 @@ def compute_stripe(ev_lat, ev_lon, ev_day, ev_mag, lat_c, lon_c, i0, i1, *, res,
     lat0 = float(lat_c[0] - res / 2)
     lon0 = float(lon_c[0] - res / 2)
     code = PLANAR if metric == "planar" else GREATCIRCLE
-    from espb.bvalue.grid import RADIUS_RTOL
-
+    if ev_lat.size >= 2**31:
+        raise ValueError("more than 2**31 events in one cube: the kernel's int32 event index overflows")
     rr = r * r * (1.0 + RADIUS_RTOL) if code == PLANAR else r * (1.0 + RADIUS_RTOL)
     start, idx = _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res,
                               box[0], box[1], code, rr, nthreads)

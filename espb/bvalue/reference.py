@@ -48,7 +48,7 @@ def reference_values(
             b, n_used = estimate_b(mag[idx], cfg.mode, cfg.effective_threshold, cfg.effective_delta_m, cfg.b_max)
             out["b"][di, ci] = b
             out["n_events"][di, ci] = len(idx)
-            out["n_used"][di, ci] = n_used if len(idx) >= 2 or cfg.mode == "classic" else 0
+            out["n_used"][di, ci] = n_used
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from espb.cli.console import err, out, say
+from espb.cli.console import err, out, parse_region, say
 from espb.errors import EspbError
 
 cube_app = typer.Typer(help="Daily b-value cubes: build (cached), show, list.", no_args_is_help=True)
@@ -27,22 +27,11 @@ Sets = Annotated[list[str] | None, typer.Option("--set", help="any cube setting,
 CacheDir = Annotated[Path | None, typer.Option(help="cache directory [$ESPB_CACHE_DIR or ~/.cache/espb]")]
 
 
-def _region(spec: str | None) -> list[float] | None:
-    if spec is None:
-        return None
-    try:
-        vals = [float(x) for x in spec.split(",")]
-    except ValueError as exc:
-        raise EspbError(f"--region: {spec!r} is not LAT_MIN,LAT_MAX,LON_MIN,LON_MAX") from exc
-    if len(vals) != 4:
-        raise EspbError(f"--region: need 4 numbers LAT_MIN,LAT_MAX,LON_MIN,LON_MAX, got {spec!r}")
-    return vals
-
-
 def _config(preset, dr, dt, start, end, region, mode, threshold, metric, sets):
     from espb.bvalue.config import load_cube_config
 
-    return load_cube_config(preset, sets, dr=dr, dt=dt, start=start, end=end, region=_region(region),
+    region = parse_region(region) if region is not None else None
+    return load_cube_config(preset, sets, dr=dr, dt=dt, start=start, end=end, region=region,
                             mode=mode, threshold=threshold, metric=metric)
 
 

@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 
 from espb import __version__
-from espb.cli.console import _status, err, out, say
+from espb.cli.console import _status, err, out, parse_region, say
 from espb.cli.cube import cube_app
 from espb.errors import EspbError
 
@@ -42,18 +42,6 @@ def _parse_map(specs: list[str] | None) -> dict[str, str]:
         k, v = part.split("=", 1)
         mapping[k.strip()] = v.strip()
     return mapping
-
-
-def _parse_region(spec: str) -> list[float] | None:
-    if spec.strip().lower() in ("none", "all", ""):
-        return None
-    try:
-        vals = [float(x) for x in spec.split(",")]
-    except ValueError as exc:
-        raise EspbError(f"--region: {spec!r} is not LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or 'none'") from exc
-    if len(vals) != 4:
-        raise EspbError(f"--region: need 4 numbers LAT_MIN,LAT_MAX,LON_MIN,LON_MAX, got {spec!r}")
-    return vals
 
 
 def _sidecar(out_path: Path, kind: str) -> Path:
@@ -106,7 +94,7 @@ def ingest_cmd(
     if mw_round is not None:
         m.mw_round = mw_round
     if region is not None:
-        f.region = _parse_region(region)
+        f.region = parse_region(region, allow_none=True)
     if max_depth is not None:
         try:
             f.max_depth_km = None if max_depth.strip().lower() == "none" else float(max_depth)

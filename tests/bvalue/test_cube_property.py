@@ -127,3 +127,29 @@ def test_empty_catalog_gives_zero_cube() -> None:
     ds, _ = build_cube(ev, cfg)
     assert ds["b"].shape == (5, 3, 4)
     assert not ds["b"].values.any() and not ds["n_events"].values.any()
+
+
+def test_greatcircle_radius_boundary() -> None:
+    """greatcircle: an event exactly dr_km due north or east counts; 1 m further does not."""
+    import math
+
+    from espb.bvalue.grid import EARTH_RADIUS_KM
+
+    c_lat, c_lon, r_km = 35.05, 140.05, 10.0
+    dlat = math.degrees(r_km / EARTH_RADIUS_KM)
+    dlat_out = math.degrees((r_km + 0.001) / EARTH_RADIUS_KM)
+    # due east along the small circle is *not* the great-circle distance: solve haversine for dlon
+    phi = math.radians(c_lat)
+    dlon = math.degrees(2 * math.asin(math.sin(r_km / (2 * EARTH_RADIUS_KM)) / math.cos(phi)))
+    dlon_out = math.degrees(2 * math.asin(math.sin((r_km + 0.001) / (2 * EARTH_RADIUS_KM)) / math.cos(phi)))
+    ev = events_frame(
+        lat=[c_lat + dlat, c_lat, c_lat + dlat_out, c_lat],
+        lon=[c_lon, c_lon + dlon, c_lon, c_lon + dlon_out],
+        mw=[2.0, 2.5, 3.0, 3.5],
+        time=[at_day(1), at_day(1, 10), at_day(1, 20), at_day(1, 30)],
+    )
+    cfg = CubeConfig(name="gc", start=START, end="2020-01-03", region=list(REGION), dr=0.1, dr_km=r_km,
+                     metric="greatcircle", dt=3)
+    ds, _ = build_cube(ev, cfg)
+    assert ds["n_events"].values[1, 0, 0] == 2
+    assert_cube_matches_reference(ev, cfg)
