@@ -121,6 +121,27 @@ def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat,
 
 
 @njit(cache=True)
+def _windows(dd, ndays, dt):
+    """The cylinders of a cell: day d holds events [lo[d], hi[d]) of its time-ordered list, i.e.
+    those whose day is in [d - dt + 1, d]. ``hi`` stops at the first event after day d, so no
+    later event is ever part of day d's value (the no-future invariant)."""
+    n = dd.size
+    los = np.empty(ndays, np.int64)
+    his = np.empty(ndays, np.int64)
+    lo = 0
+    hi = 0
+    for day in range(ndays):
+        while hi < n and dd[hi] <= day:
+            hi += 1
+        w0 = day - dt + 1
+        while lo < hi and dd[lo] < w0:
+            lo += 1
+        los[day] = lo
+        his[day] = hi
+    return los, his
+
+
+@njit(cache=True)
 def _cell_bpositive(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, i, j):
     n = m.size
     ps = np.empty(n, np.float64)
@@ -136,14 +157,10 @@ def _cell_bpositive(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u
         else:
             ps[k] = ps[k - 1]
             pc[k] = pc[k - 1]
-    lo = 0
-    hi = 0
+    los, his = _windows(dd, ndays, dt)
     for day in range(ndays):
-        while hi < n and dd[hi] <= day:
-            hi += 1
-        w0 = day - dt + 1
-        while lo < hi and dd[lo] < w0:
-            lo += 1
+        lo = los[day]
+        hi = his[day]
         nev = hi - lo
         out_n[day, i, j] = nev
         if nev >= 2:
@@ -174,14 +191,10 @@ def _cell_classic(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, 
         else:
             pu[k + 1] = pu[k]
             psum[k + 1] = psum[k]
-    lo = 0
-    hi = 0
+    los, his = _windows(dd, ndays, dt)
     for day in range(ndays):
-        while hi < n and dd[hi] <= day:
-            hi += 1
-        w0 = day - dt + 1
-        while lo < hi and dd[lo] < w0:
-            lo += 1
+        lo = los[day]
+        hi = his[day]
         out_n[day, i, j] = hi - lo
         flo = pu[lo]
         fhi = pu[hi]
