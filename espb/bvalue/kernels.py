@@ -70,8 +70,9 @@ def _scan_pairs(ev_lat, ev_lon, e0, e1, lat_c, lon_c, i0, i1, lat0, lon0, res, b
     """Visit the (event, cell) pairs of events [e0, e1) and rows [i0, i1): count them per cell
     (``fill`` False) or write the event indices at the thread's offsets (``fill`` True)."""
     nlon = lon_c.size
-    lat_lo = lat_c[i0] - box_lat
-    lat_hi = lat_c[i1 - 1] + box_lat
+    # one cell of slack: the band is a quick filter, ``_within`` (with its tolerance) decides
+    lat_lo = lat_c[i0] - box_lat - res
+    lat_hi = lat_c[i1 - 1] + box_lat + res
     for e in range(e0, e1):
         la = ev_lat[e]
         if la < lat_lo or la > lat_hi:

@@ -25,7 +25,9 @@ N_DAYS = 18
 
 lattice = st.integers(-3, 9).map(lambda k: 0.05 * k)  # cell centres and edges, on-radius cases
 free = st.floats(-0.3, 0.7, allow_nan=False)
-coord = st.one_of(lattice, lattice, free)
+# a hair off the lattice: inside or outside the radius tolerance (relative 1e-9 of dr^2)
+near = st.tuples(lattice, st.sampled_from([-1e-9, -1e-12, -7e-13, 7e-13, 1e-12, 1e-9])).map(sum)
+coord = st.one_of(lattice, lattice, near, free)
 seconds = st.one_of(st.just(0.0), st.just(86_400 - 1e-9), st.floats(0, 86_399.999))
 bin_mags = st.sampled_from([2.0, 2.1, 2.2, 2.5, 3.0, 3.0, 3.4])
 
@@ -96,6 +98,19 @@ def test_dense_catalog_with_all_modes() -> None:
             assert_cube_matches_reference(ev, cfg)
     ds, _ = build_cube(ev, cfg)
     assert (ds["n_events"].values > 100).mean() > 0.5  # the test really is dense
+
+
+def test_on_radius_at_the_grid_edge() -> None:
+    """Regression (found by the property test): an event a hair beyond dr (within the radius
+    tolerance) outside the grid's edge, e.g. at 34.99999999999926 for the first row's centre
+    35.05 and dr 0.05, was dropped by the kernel's latitude band filter before the distance test."""
+    eps = 7.4e-13
+    for lat, lon in ((35.0 - eps, 140.05), (35.3 + eps, 140.05), (35.05, 140.0 - eps), (35.25, 140.4 + eps)):
+        ev = events_frame([lat], [lon], [2.0], [at_day(0)])
+        cfg = CubeConfig(name="edge", start=START, end="2020-01-02", region=list(REGION), dr=0.05, dt=1)
+        ds, _ = build_cube(ev, cfg)
+        assert ds["n_events"].values[0].sum() == 1, (lat, lon)
+        assert_cube_matches_reference(ev, cfg)
 
 
 def test_radius_boundary_and_day_boundaries() -> None:
