@@ -197,7 +197,10 @@ def get_cube(
         # temporary stores and broken stores moved aside by _discard but not yet deleted
         for pattern in (f".{final.name}.tmp-*", f".trash-*-{final.name}"):
             for stale in final.parent.glob(pattern):
-                shutil.rmtree(stale, ignore_errors=True)
+                try:
+                    shutil.rmtree(stale)
+                except OSError as exc:  # harmless (never read), but say so
+                    warnings.warn(f"could not remove the leftover {stale}: {exc}", stacklevel=2)
         t0 = time.perf_counter()
         ds, stats = build_cube(events, cfg, catalog_hash=h, key=key, progress=progress)
         if progress is not None:
@@ -228,7 +231,9 @@ def list_cubes(cache_dir: str | Path | None = None) -> list[dict]:
         row = {"path": str(p), "ok": why is None, "problem": why}
         if why is None:
             m = json.loads((p / MANIFEST).read_text())
+            conf = m.get("config", {})
             row.update(key=m["key"], catalog_hash=m.get("catalog_hash"), created=m.get("created"),
-                       size_mb=sum(m["files"].values()) / 1e6, **{k: m.get("config", {}).get(k) for k in ("mode", "dr", "dt", "start", "end")})
+                       size_mb=sum(m["files"].values()) / 1e6,
+                       **{k: conf.get(k) for k in ("mode", "dr", "dt", "start", "end")})
         rows.append(row)
     return rows
