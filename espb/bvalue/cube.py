@@ -175,6 +175,8 @@ def to_dataset(
         "n_events_before_lookback": inp.n_before,
         "n_events_after_end": inp.n_after,
         "n_magnitudes_rounded": inp.n_rounded,
+        "fraction_b_nonzero": float(np.count_nonzero(b) / b.size) if b.size else 0.0,
+        "fraction_ge10_events": float(np.count_nonzero(n >= 10) / n.size) if n.size else 0.0,
         **{k: v for k, v in fields.items() if v is not None},
     }
     return ds

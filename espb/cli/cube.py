@@ -63,13 +63,15 @@ def build_cmd(
         res = get_cube(events, cfg, cache_dir, progress=progress, rebuild=rebuild,
                        on_wait=lambda m: bar.update(task, note=m))
         bar.update(task, note="done" if res.built else "found in cache")
-    ds = res.open()
-    n = ds["n_events"].values
+    ds = res.open()  # lazy: only metadata is read here
     summary = {
         "path": str(res.path), "key": res.key, "built": res.built, "catalog_hash": res.catalog_hash,
         "shape": {k: int(v) for k, v in ds.sizes.items()}, "mode": cfg.mode, "dr": cfg.dr, "dt": cfg.dt,
-        "fraction_b_nonzero": float((ds["b"].values > 0).mean()),
-        "fraction_cells_ge10_events": float((n >= 10).mean()),
+        # stored at build time; computed from the data for stores written before they were
+        "fraction_b_nonzero": ds.attrs.get("fraction_b_nonzero")
+        if "fraction_b_nonzero" in ds.attrs else float((ds["b"].values > 0).mean()),
+        "fraction_cells_ge10_events": ds.attrs.get("fraction_ge10_events")
+        if "fraction_ge10_events" in ds.attrs else float((ds["n_events"].values >= 10).mean()),
         "n_events_used": int(ds.attrs["n_events_used"]), **res.stats,
     }
     if as_json:

@@ -89,3 +89,12 @@ def test_show_errors(smoke: Path) -> None:
     r = _espb("cube", "show", "-c", str(smoke / "cat.parquet"), "--preset", "smoke", "--dr", "0.15",
               "--cache-dir", str(smoke / "cache"))
     assert r.returncode == 2 and "build it first" in r.stderr
+
+
+def test_build_summary_fractions_match_the_data(smoke: Path) -> None:
+    r = _build(smoke)
+    s = json.loads(r.stdout)
+    ds = open_cube(s["path"])
+    assert s["fraction_b_nonzero"] == pytest.approx(float((ds["b"].values > 0).mean()))
+    assert s["fraction_cells_ge10_events"] == pytest.approx(float((ds["n_events"].values >= 10).mean()))
+    assert 0 < s["fraction_b_nonzero"] < 1
