@@ -48,3 +48,19 @@ def load_config(
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg  # type: ignore[return-value]
+
+
+def from_node(schema: type[T], node: Any, where: str) -> T:
+    """A config subtree (e.g. Hydra's ``cfg.bvalue``) as ``schema``, validated; unknown keys and
+    wrong types are a :class:`ConfigError` naming ``where``."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node if node is not None else {})
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    if hasattr(cfg, "validate"):
+        try:
+            cfg.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+    return cfg  # type: ignore[return-value]

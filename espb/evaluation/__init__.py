@@ -1,0 +1,1 @@
+"""Evaluation: summaries and figures of finished runs (paper Section 4)."""

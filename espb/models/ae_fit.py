@@ -1,0 +1,182 @@
+"""Training and caching the map autoencoder (paper Appendix A).
+
+- Training maps: ``n_maps`` 32 x 32 b-value maps (paper: 150,000) from nEQ-eligible places: a
+  candidate (forecast day, cell) is drawn uniformly from the nEQ pool, then one of the block's
+  days uniformly; the map is that day's patch around the cell.
+- ``period``: ``development`` (paper: candidates over the whole development period, up to
+  ``dev_end``; the autoencoder has then seen maps from later validation windows, a documented
+  departure from the no-future rule that only concerns unlabelled maps) or ``time_forward``
+  (only candidates whose labels are known before the first validation segment).
+- MSE loss, ``val_fraction`` held out (paper: 20 %), Adam, stop after ``patience`` epochs without
+  improvement of the held-out loss (paper: 50), keep the best weights.
+- One autoencoder per (cube, sample rules, these settings): cached under
+  ``<cache>/autoencoders/<key>.pt`` with a file lock, so a sweep trains each once even when
+  parallel jobs ask at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from filelock import FileLock
+
+from espb.errors import ConfigError, EspbError
+from espb.models.autoencoder import MapAutoencoder
+
+AE_VERSION = 1
+PERIODS = ("development", "time_forward")
+
+
+@dataclass
+class AEConfig:
+    enabled: bool = False
+    n_maps: int = 150_000
+    val_fraction: float = 0.2
+    patience: int = 50
+    max_epochs: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    period: str = "development"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.period not in PERIODS:
+            raise ConfigError(f"autoencoder.period={self.period!r}; use one of {list(PERIODS)}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"autoencoder.val_fraction={self.val_fraction} must be in (0, 1)")
+        if self.n_maps < 10 or self.patience < 1 or self.max_epochs < 1 or self.batch_size < 2:
+            raise ConfigError("autoencoder: n_maps >= 10, patience >= 1, max_epochs >= 1, batch_size >= 2 needed")
+
+    def key_fields(self) -> dict:
+        d = asdict(self)
+        d.pop("enabled")
+        return d
+
+
+def sample_map_index(pool, lookback: int, n: int, day_hi: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """(day, row, col) of ``n`` maps: candidates with forecast day < ``day_hi`` drawn uniformly
+    (with replacement if there are fewer), then a uniform day of their block."""
+    total = pool.count(0, day_hi)
+    if total == 0:
+        raise ConfigError(
+            "autoencoder: the nEQ pool is empty in the autoencoder's training period; "
+            "use period=development, a lower samples.min_mean_events or a larger catalog"
+        )
+    pick = rng.choice(total, size=n, replace=total < n)
+    t, r, c = pool.unravel(pool.flat[int(pool.day_ptr[0]) + pick])
+    day = t - rng.integers(1, lookback + 1, size=n)
+    return day, r, c
+
+
+def gather_maps(b: np.ndarray, day: np.ndarray, row: np.ndarray, col: np.ndarray, patch: int) -> np.ndarray:
+    h = patch // 2
+    ar = np.arange(patch)
+    return b[day[:, None, None], (row - h)[:, None, None] + ar[None, :, None], (col - h)[:, None, None] + ar[None, None, :]]
+
+
+def fit_autoencoder(
+    maps: np.ndarray, cfg: AEConfig, device: str | torch.device = "cpu",
+    progress: Callable[[int, float, float], None] | None = None,
+) -> tuple[MapAutoencoder, dict]:
+    """Train on ``maps`` (N, P, P) with early stopping on the held-out split; the best weights."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    x = torch.as_tensor(maps, dtype=torch.float32)
+    perm = torch.randperm(len(x), generator=g)
+    n_val = max(1, int(round(cfg.val_fraction * len(x))))
+    val, train = x[perm[:n_val]].to(device), x[perm[n_val:]].to(device)
+    model = MapAutoencoder().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    best, best_state, since, history = float("inf"), None, 0, []
+    t0 = time.perf_counter()
+    for epoch in range(cfg.max_epochs):
+        model.train()
+        order = torch.randperm(len(train), generator=g).to(device)
+        tot = 0.0
+        for i in range(0, len(train), cfg.batch_size):
+            xb = train[order[i:i + cfg.batch_size]]
+            loss = torch.nn.functional.mse_loss(model(xb), xb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(xb)
+        model.eval()
+        with torch.no_grad():
+            vl = sum(float(torch.nn.functional.mse_loss(model(val[i:i + 4096]), val[i:i + 4096], reduction="sum"))
+                     for i in range(0, len(val), 4096)) / val.numel()
+        history.append((tot / max(len(train), 1), vl))
+        if vl < best - 1e-12:
+            best, since = vl, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            since += 1
+        if progress is not None:
+            progress(epoch, history[-1][0], vl)
+        if since >= cfg.patience:
+            break
+    if best_state is None:
+        raise EspbError(
+            f"autoencoder: the held-out loss was never finite in {len(history)} epochs; "
+            "check the cube for NaN values or lower autoencoder.lr"
+        )
+    model.load_state_dict(best_state)
+    info = {"epochs": len(history), "best_val_mse": best, "seconds": time.perf_counter() - t0,
+            "n_train": len(train), "n_val": len(val), "history": history}
+    return model.cpu().eval(), info
+
+
+def ae_key(cube_key: str, sample_fields: dict, cfg: AEConfig, day_hi: int) -> str:
+    payload = json.dumps({"cube": cube_key, "samples": sample_fields, "ae": cfg.key_fields(),
+                          "day_hi": int(day_hi), "version": AE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def get_autoencoder(
+    key: str, root: Path, build: Callable[[], tuple[MapAutoencoder, dict]],
+    on_wait: Callable[[str], None] | None = None,
+) -> tuple[MapAutoencoder, dict, bool]:
+    """The cached autoencoder ``key`` under ``root/autoencoders``, trained once with ``build``.
+
+    Returns (model, info, built). A file lock serialises builders; the file is written to a
+    temporary name and renamed, so a killed build never leaves a readable partial file."""
+    d = Path(root) / "autoencoders"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"ae-{key}.pt"
+
+    def load():
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+        if obj.get("key") != key:
+            raise ValueError(f"{path}: key mismatch")
+        m = MapAutoencoder()
+        m.load_state_dict(obj["state_dict"])
+        return m.eval(), obj["info"]
+
+    if path.exists():
+        try:
+            m, info = load()
+            return m, info, False
+        except Exception as exc:
+            if on_wait is not None:
+                on_wait(f"cached autoencoder {path} is unreadable ({exc}); rebuilding it")
+    lock = FileLock(str(d / f"ae-{key}.lock"))
+    with lock:
+        if path.exists():
+            try:
+                m, info = load()
+                return m, info, False
+            except Exception:
+                path.unlink()
+        model, info = build()
+        tmp = d / f".ae-{key}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        torch.save({"key": key, "state_dict": model.state_dict(), "info": info}, tmp)
+        os.replace(tmp, path)
+        return model, info, True

@@ -1,0 +1,64 @@
+"""Settings of the classifier and its progressive training (paper Sections 3.2-3.3)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from espb.errors import ConfigError
+from espb.training.schedule import WEIGHTINGS
+
+LOSSES = ("mae", "bce")
+
+
+@dataclass
+class ModelConfig:
+    """The CNN-TCN (espb.models.classifier): ``layout`` None means the paper layout for
+    512 x 32 x 32 (8081 parameters) or an evenly interleaved one for other block sizes."""
+
+    layout: str | None = None
+    conv_bias: bool = False
+    negative_slope: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """- ``loss``: ``mae`` (L1 between sigmoid score and label, the paper's best) or ``bce``.
+    - ``l_me``: meta-epoch (segment) length in days; ``warmup``: segments before training starts.
+    - ``epochs``: ordinary epochs per meta-epoch (paper: 20); Adam ``lr``/``weight_decay``
+      constant (paper: 1e-4 / 1e-5); ``batch_size`` 32.
+    - ``dev_end``: last day of the development period; later validation segments are the test
+      period (paper: 2019-12-31, then 2020-2022), logged under ``test/``.
+    - ``accelerator``: auto | cpu | gpu; ``precision``: 32-true, or bf16-mixed on a GPU.
+    - ``shuffle_labels``: permute the training labels (a control: nothing left to learn).
+    - ``max_meta_epochs``: stop after this many (tests); None runs them all.
+    """
+
+    loss: str = "mae"
+    l_me: int = 14
+    warmup: int = 6
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    weighting: str = "reset"
+    dev_end: str = "2019-12-31"
+    seed: int = 0
+    accelerator: str = "auto"
+    precision: str = "32-true"
+    deterministic: bool = True
+    shuffle_labels: bool = False
+    max_meta_epochs: int | None = None
+    eval_batch_size: int = 128
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"training.loss={self.loss!r}; use one of {list(LOSSES)}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"training.weighting={self.weighting!r}; use one of {list(WEIGHTINGS)}")
+        if self.l_me < 1 or self.epochs < 0 or self.batch_size < 2 or self.warmup < 1:
+            raise ConfigError("training: l_me >= 1, epochs >= 0, batch_size >= 2 and warmup >= 1 needed")
+        if self.precision not in ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"):
+            raise ConfigError(f"training.precision={self.precision!r}; use 32-true or bf16-mixed (GPU)")
+
+    def key_fields(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,115 @@
+"""MLflow logging of a run: one thin class over ``MlflowClient`` (no global MLflow state).
+
+Default store: SQLite ``<out_dir>/mlruns.db`` with artifacts in ``<out_dir>/mlartifacts`` (MLflow
+3 refuses the old ``./mlruns`` file store). Any tracking URI (a server, PostgreSQL) by setting.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from espb.errors import EspbError
+
+#: MLflow's limit on one param value (characters)
+PARAM_MAX = 6000
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def default_uri(out_dir: str | Path) -> str:
+    return f"sqlite:///{Path(out_dir).resolve() / 'mlruns.db'}"
+
+
+class Tracker:
+    """Logs params, tags, per-meta-epoch metrics and artifacts of one run."""
+
+    def __init__(self, uri: str, experiment: str, artifact_root: str | Path | None = None) -> None:
+        import logging
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        try:
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None:
+                loc = None if artifact_root is None else Path(artifact_root).resolve().as_uri()
+                try:
+                    self.experiment_id = self.client.create_experiment(experiment, artifact_location=loc)
+                except Exception:
+                    exp = self.client.get_experiment_by_name(experiment)
+                    if exp is None:
+                        raise
+                    self.experiment_id = exp.experiment_id
+            else:
+                self.experiment_id = exp.experiment_id
+        except Exception as exc:
+            raise EspbError(f"MLflow tracking store {uri!r}: {exc}; set tracking.uri to a reachable store") from exc
+        self.run_id: str | None = None
+
+    def start(self, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None) -> str:
+        """Continue ``run_id`` if it exists in this store, else create a run."""
+        if run_id:
+            try:
+                run = self.client.get_run(run_id)
+                if run.info.experiment_id == self.experiment_id:
+                    self.run_id = run_id
+                    self.client.update_run(run_id, status="RUNNING")
+                    return run_id
+            except Exception:
+                pass
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
+        self.run_id = run.info.run_id
+        return self.run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        existing = self.client.get_run(self.run_id).data.params
+        items = [Param(k, str(v)[:PARAM_MAX]) for k, v in params.items() if k not in existing]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i:i + 100])
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, tags=items[i:i + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Numeric values at ``step``; NaN (e.g. AUC with one class) is left out."""
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        items = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items()
+                 if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(self.run_id, metrics=items[i:i + 1000])
+
+    def logged_steps(self, key: str) -> set[int]:
+        return {m.step for m in self.client.get_metric_history(self.run_id, key)}
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_artifacts(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.run_id, str(path), artifact_path)
+
+    def end(self, status: str = "FINISHED") -> None:
+        if self.run_id:
+            self.client.set_terminated(self.run_id, status=status)
