@@ -41,7 +41,7 @@ def run(out: Path, overrides: list[str]) -> dict:
     t0 = time.perf_counter()
     main_task(cfg)
     wall = time.perf_counter() - t0
-    res = run_experiment(cfg)  # finished: loads the records from the checkpoint, trains nothing
+    res = run_experiment(cfg)  # finished: reads the records back, trains and logs nothing
     s = run_summary(res.records, res.predictions)
     s["wall_s"] = wall
     s["run_dir"] = str(res.run_dir)

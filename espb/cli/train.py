@@ -48,8 +48,30 @@ def _reporter(show_progress: bool):
     return Reporter(say=say, bar=bar), progress
 
 
-def main_task(cfg: DictConfig) -> float:
+def _log_outputs(res, summ: dict, wall: float) -> None:
+    """The end-of-run artifacts and summary metrics (not for a run that had finished before)."""
     from espb.evaluation.figures import accuracy_figure
+
+    if res.records:
+        fig = accuracy_figure(res.records, res.run_dir / "accuracy.png",
+                              title=f"{res.config.get('name')}: validation accuracy per meta-epoch")
+        res.tracker.log_artifact(fig)
+    if len(res.predictions):
+        res.tracker.log_artifact(res.run_dir / "predictions.parquet")
+    res.tracker.log_artifact(res.run_dir / "metrics.csv")
+    res.tracker.log_artifact(res.run_dir / "model.txt")
+    res.tracker.log_metrics({f"summary/{k}": v for k, v in summ.items()}, step=len(res.records))
+    t = res.timing
+    if t.get("train_steps"):
+        res.tracker.log_metrics({
+            "time/wall_s": wall, "time/fwd_bwd_s": t["fwd_bwd_s"], "time/gather_s": t["gather_s"],
+            "time/validate_s": t["validate_s"], "time/share_outside_fwd_bwd": 1 - t["fwd_bwd_s"] / wall,
+            "time/train_samples_per_s": t["train_samples"] / max(t["fwd_bwd_s"] + t["gather_s"], 1e-9),
+        }, step=len(res.records))
+    res.tracker.end("FINISHED" if res.completed else "KILLED")
+
+
+def main_task(cfg: DictConfig) -> float:
     from espb.evaluation.summary import run_summary
     from espb.training.experiment import run_experiment
 
@@ -61,23 +83,9 @@ def main_task(cfg: DictConfig) -> float:
         progress.stop()
     summ = run_summary(res.records, res.predictions)
     wall = time.perf_counter() - t0
-    if res.records:
-        fig = accuracy_figure(res.records, res.run_dir / "accuracy.png", title=f"{cfg.name}: validation accuracy per meta-epoch")
-        res.tracker.log_artifact(fig)
-    if len(res.predictions):
-        res.tracker.log_artifact(res.run_dir / "predictions.parquet")
-    res.tracker.log_artifact(res.run_dir / "metrics.csv")
-    res.tracker.log_artifact(res.run_dir / "model.txt")
-    res.tracker.log_metrics({f"summary/{k}": v for k, v in summ.items()}, step=len(res.records))
+    if not res.already_done:
+        _log_outputs(res, summ, wall)
     t = res.timing
-    if t.get("train_steps"):
-        outside = 1 - t["fwd_bwd_s"] / wall
-        res.tracker.log_metrics({"time/wall_s": wall, "time/fwd_bwd_s": t["fwd_bwd_s"],
-                                 "time/gather_s": t["gather_s"], "time/validate_s": t["validate_s"],
-                                 "time/share_outside_fwd_bwd": outside,
-                                 "time/train_samples_per_s": t["train_samples"] / max(t["fwd_bwd_s"] + t["gather_s"], 1e-9)},
-                                step=len(res.records))
-    res.tracker.end("FINISHED" if res.completed else "KILLED")
     say = rep.say
     say("")
     say(f"== espb-train {cfg.name}: {'finished' if res.completed else 'stopped'} in {wall:.0f} s ==")
@@ -95,9 +103,9 @@ def main_task(cfg: DictConfig) -> float:
             f"{100 * (1 - t['fwd_bwd_s'] / wall):.0f}% of the wall time outside forward/backward")
     say(f"  run folder         {res.run_dir}")
     say(f"  MLflow run         {res.run_id} in experiment '{res.experiment}' ({res.tracking_uri})")
-    ui = res.tracking_uri if res.tracking_uri.startswith("sqlite") else None
-    if ui:
-        say(f"  open the UI with   .venv/bin/mlflow ui --backend-store-uri {ui} --port 5000   (then http://127.0.0.1:5000)")
+    if res.tracking_uri.startswith("sqlite"):
+        say(f"  open the UI with   .venv/bin/mlflow ui --backend-store-uri {res.tracking_uri} --port 5000"
+            "   (then http://127.0.0.1:5000)")
     return float(summ.get("val_acc_cumulative", float("nan")))
 
 

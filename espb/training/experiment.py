@@ -75,6 +75,8 @@ class ExperimentResult:
     summary: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     tracker: Tracker | None = None
+    #: the configuration had finished before: nothing was trained or logged
+    already_done: bool = False
 
 
 def config_hash(cfg: dict) -> str:
@@ -237,9 +239,15 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
     run_cfg = dict(p["resolved"].get("run") or {})
     state_path = run_dir / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    if state.get("completed") and run_cfg.get("skip_completed", True) and not run_cfg.get("force", False):
+    if state.get("completed") and not run_cfg.get("force", False) and (run_dir / "metrics.csv").exists():
         rep.say(f"this configuration already finished in {run_dir} (MLflow run {state.get('run_id')}); "
-                "set run.force=true to train it again")
+                "nothing to do (run.force=true trains it again)")
+        records = pd.read_csv(run_dir / "metrics.csv").to_dict("records")
+        pred_path = run_dir / "predictions.parquet"
+        pred = pd.read_parquet(pred_path) if pred_path.exists() else pd.DataFrame()
+        return ExperimentResult(run_dir, state.get("run_id", ""), state.get("tracking_uri", ""),
+                                state.get("experiment", ""), records, pred, {}, True,
+                                config=p["resolved"], already_done=True)
     if run_cfg.get("force", False):
         for f in ("checkpoint.pt", "state.json"):
             (run_dir / f).unlink(missing_ok=True)
@@ -277,9 +285,8 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
     wdir.mkdir(exist_ok=True)
 
     def on_me(me, rec, pred, state_dict):
-        torch.save(state_dict, wdir / f"me_{me.index:04d}.pt")
+        torch.save(state_dict, wdir / f"me_{me.index:04d}.pt")  # logged as artifacts at the end
         tracker.log_metrics({k: v for k, v in rec.items() if "/" in k}, step=me.index)
-        tracker.log_artifact(wdir / f"me_{me.index:04d}.pt", "weights")
 
     def prog(done, total, rec):
         p_ = "test" if rec["phase"] == "test" else "val"
@@ -315,5 +322,6 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
         pred["lon"] = grid.lon0 + (pred["col"] + 0.5) * grid.res
         pred.to_parquet(run_dir / "predictions.parquet", index=False)
     pd.DataFrame(res.records).to_csv(run_dir / "metrics.csv", index=False)
+    tracker.log_artifacts(wdir, "weights")  # one call: per-meta-epoch uploads cost ~0.1 s each
     return ExperimentResult(run_dir, run_id, uri, exp_name, res.records, res.predictions, res.timing,
                             res.completed, config=p["resolved"], tracker=tracker)
