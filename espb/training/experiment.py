@@ -110,7 +110,8 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
     preset = cat.get("synthetic")
     if not preset:
         raise ConfigError("catalog: set catalog.path (an event table from `espb catalog ingest`) or catalog.synthetic")
-    seed, mode = int(cat.get("seed", 0)), str(cat.get("precursors", "planted"))
+    seed, mode = int(cat.get("seed", 0)), cat.get("precursors", "planted")
+    mode = "null" if mode is None or str(mode).lower() in ("none", "null") else str(mode)  # YAML null too
     d = out_dir / "catalogs"
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"synthetic-{preset}-seed{seed}-{mode}.parquet"
