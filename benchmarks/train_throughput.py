@@ -101,35 +101,31 @@ def main() -> int:
         loss.backward()
         opt.step()
 
+    def timed(next_batch) -> tuple[float, float]:
+        """Seconds getting batches and seconds in the training step, over the timed batches."""
+        get_s = step_s = 0.0
+        for k in range(a.batches + 2):  # 2 warm-up batches
+            t0 = time.perf_counter()
+            x, yb = next_batch(k)
+            t1 = time.perf_counter()
+            step(x, yb)
+            t2 = time.perf_counter()
+            if k >= 2:
+                get_s += t1 - t0
+                step_s += t2 - t1
+        return get_s, step_s
+
     # --- espb: device-resident cube, one gather per batch
     src = BlockSource(b, table, L, P, fabric.device)
     y = torch.tensor([float(i % 2) for i in range(B)])
-    g_s = s_s = 0.0
-    for k in range(a.batches + 2):
-        t0 = time.perf_counter()
-        x = src.blocks(torch.arange(k * B, (k + 1) * B))
-        t1 = time.perf_counter()
-        step(x, y)
-        t2 = time.perf_counter()
-        if k >= 2:
-            g_s += t1 - t0
-            s_s += t2 - t1
+    g_s, s_s = timed(lambda k: (src.blocks(torch.arange(k * B, (k + 1) * B)), y))
     espb_rate = a.batches * B / (g_s + s_s)
 
     # --- plain DataLoader reading every block from zarr
     dl = torch.utils.data.DataLoader(ZarrBlocks(store, centres, L, P), batch_size=B, shuffle=False,
                                      num_workers=a.workers)
-    r_s = z_s = 0.0
     it = iter(dl)
-    for k in range(a.batches + 2):
-        t0 = time.perf_counter()
-        x, yy = next(it)
-        t1 = time.perf_counter()
-        step(x, yy)
-        t2 = time.perf_counter()
-        if k >= 2:
-            r_s += t1 - t0
-            z_s += t2 - t1
+    r_s, z_s = timed(lambda k: next(it))
     zarr_rate = a.batches * B / (r_s + z_s)
     res = {
         "machine": machine(torch=torch.__version__), "store": str(store), "cube_shape": [T, H, W],
