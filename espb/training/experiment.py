@@ -108,6 +108,12 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
     if cat.get("path"):
         return load_events(cat["path"])
     preset = cat.get("synthetic")
+    if preset and not isinstance(preset, str):
+        raise ConfigError(
+            "catalog.synthetic must name a synthetic preset (demo, paper, smoke) or a YAML file, e.g. "
+            "catalog.synthetic=paper; the catalog/synthetic and catalog/ingest folders of conf/ are not "
+            "config groups of espb-train"
+        )
     if not preset:
         raise ConfigError("catalog: set catalog.path (an event table from `espb catalog ingest`) or catalog.synthetic")
     seed, mode = int(cat.get("seed", 0)), cat.get("precursors", "planted")
