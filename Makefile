@@ -62,8 +62,8 @@ train-paper-14-0: $(STAMP) ## paper Model14.0 at full scale (meant for a GPU)
 signal-check: $(STAMP) ## planted vs shuffled-label demo runs: AUC >= 0.7 vs 0.4-0.6 (docs/training.md)
 	ESPB_CACHE_DIR=$(ESPB_CACHE_DIR) $(BIN)/python benchmarks/signal_check.py --out $(OUT)/signal_check
 
-bench-train: $(STAMP) ## training throughput: in-memory gather vs a zarr DataLoader (docs/performance.md)
-	$(BIN)/python benchmarks/train_throughput.py --out $(OUT)
+bench-train: $(STAMP) ## training throughput (in-memory gather vs zarr DataLoader) + demo-run overhead share (docs/performance.md)
+	$(BIN)/python benchmarks/train_throughput.py --out $(OUT) --demo
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
