@@ -72,7 +72,6 @@ class ExperimentResult:
     predictions: pd.DataFrame
     timing: dict
     completed: bool
-    summary: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     tracker: Tracker | None = None
     #: the configuration had finished before: nothing was trained or logged
@@ -193,12 +192,9 @@ def prepare(cfg: DictConfig, rep: Reporter) -> dict[str, Any]:
             f"validation segment after the {t_cfg.warmup}-segment warm-up; use a longer cube, a shorter "
             "samples.lookback or training.l_me, or a lower training.warmup"
         )
-    short = n_short = 0
-    for s in np.unique(table["segment"]):
-        seg = table[table["segment"] == s]
-        k = int(seg["label"].sum()) - int((seg["label"] == 0).sum())
-        short += k
-        n_short += k > 0
+    per_seg = table.groupby("segment")["label"].agg(["sum", "size"])
+    missing = 2 * per_seg["sum"] - per_seg["size"]  # EQ minus nEQ per segment
+    short, n_short = int(missing.sum()), int((missing > 0).sum())
     if short:
         rep.say(f"note: {n_short} segments had fewer nEQ candidates than EQ samples ({short} nEQ short in all)")
     return dict(cfg=cfg, resolved=resolved, hash=h, name=name, run_dir=run_dir, out_dir=out_dir,
