@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
+.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -47,8 +47,33 @@ run: $(STAMP) ## the main job: demo catalog (planted precursors) -> cube -> prog
 	@echo "  demo_cube_b.png               the demo cube's b map on 2011-03-10 and one cell's series"
 	@echo "  $(ESPB_CACHE_DIR)/cubes/   the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"
 
-ui: $(STAMP) ## MLflow UI on $(OUT)/mlruns.db at http://127.0.0.1:5000
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlruns.db --host 127.0.0.1 --port 5000
+ui: $(STAMP) ## MLflow UI on $(OUT)/mlruns.db (runs and sweeps) at http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlruns.db \
+	  --default-artifact-root file://$(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
+
+# ---- sweeps (docs/sweeps.md): the paper's 432-configuration factorial, resumable ----
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SWEEP_ARGS ?=
+
+sweep: $(STAMP) ## the paper's 432-config sweep at paper scale (GPUs; JOBS=, SWEEP_ARGS= e.g. hydra/launcher=espb_slurm)
+	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 name=paper_432 --jobs $(JOBS) $(SWEEP_ARGS)
+
+sweep-demo: $(STAMP) ## all 432 configs at demo scale on this machine (~1 h on 2 cores) + the report
+	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 experiment=sweep_demo name=demo_432 --jobs $(JOBS) $(SWEEP_ARGS)
+
+sweep-prepare: $(STAMP) ## build the paper sweep's 12 cubes and 36 autoencoders up front, in parallel
+	ESPB_OUT=$(OUT) $(BIN)/espb sweep prepare paper_432 name=paper_432 --jobs $(JOBS) $(SWEEP_ARGS)
+
+sweep-prepare-demo: $(STAMP) ## the same for sweep-demo (12 demo cubes, 36 autoencoders)
+	ESPB_OUT=$(OUT) $(BIN)/espb sweep prepare paper_432 experiment=sweep_demo name=demo_432 --jobs $(JOBS) $(SWEEP_ARGS)
+
+sweep-report: $(STAMP) ## the report of a sweep: EXPERIMENT=espb-demo_432 (default)
+	ESPB_OUT=$(OUT) $(BIN)/espb report sweep --experiment $(or $(EXPERIMENT),espb-demo_432)
+
+OPTUNA_ARGS ?=
+
+optuna: $(STAMP) ## Optuna TPE study over the sweep space (sweeps/optuna_tpe.yaml; WORKERS=2, OPTUNA_ARGS=)
+	ESPB_OUT=$(OUT) $(BIN)/espb optuna run sweeps/optuna_tpe.yaml --workers $(or $(WORKERS),2) $(OPTUNA_ARGS)
 
 smoke: $(STAMP) ## the smoke experiment (seconds)
 	ESPB_OUT=$(OUT) $(BIN)/espb-train experiment=smoke
@@ -70,6 +95,19 @@ test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 
 test-slow: $(STAMP) ## run only the slow, full-scale checks (paper-scale catalog etc.)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-ui: $(STAMP) ## headless-Chromium test of the MLflow UI over a smoke sweep (installs Debian chromium + chromium-driver if missing; screenshots in outputs/test-ui/)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing Debian's chromium and chromium-driver"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver || exit 1; \
+	  else \
+	    echo "test-ui needs /usr/bin/chromium and /usr/bin/chromedriver; install them as root:"; \
+	    echo "  sudo apt-get install chromium chromium-driver"; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(BIN)/python -m pytest -m ui $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check espb tests benchmarks

@@ -28,6 +28,7 @@ import pandas as pd
 import xarray as xr
 from filelock import FileLock, Timeout
 
+from espb.buildlog import record_build
 from espb.bvalue.config import CubeConfig
 from espb.bvalue.cube import ALGORITHM_VERSION, Progress, build_cube
 from espb.catalog.schema import catalog_hash as compute_catalog_hash
@@ -216,6 +217,7 @@ def get_cube(
         _discard(final)  # a broken store under the final name
         os.replace(tmp, final)
         stats["total_s"] = time.perf_counter() - t0
+        record_build(final.parent.parent, "cube", key, stats["total_s"], dr=cfg.dr, dt=cfg.dt)
         return CubeResult(final, key, True, h, stats)
     finally:
         lock.release()

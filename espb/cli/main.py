@@ -22,6 +22,9 @@ from rich.markup import escape
 from espb import __version__
 from espb.cli.console import _status, err, out, parse_region, say
 from espb.cli.cube import cube_app
+from espb.cli.optuna import optuna_app
+from espb.cli.report import report_app
+from espb.cli.sweep import sweep_app
 from espb.errors import EspbError
 
 app = typer.Typer(
@@ -33,6 +36,9 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Catalogs in: ingest, inspect, generate, export.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(cube_app, name="cube")
+app.add_typer(report_app, name="report")
+app.add_typer(sweep_app, name="sweep")
+app.add_typer(optuna_app, name="optuna")
 
 def _parse_map(specs: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import hydra
 from omegaconf import DictConfig
@@ -48,43 +47,15 @@ def _reporter(show_progress: bool):
     return Reporter(say=say, bar=bar), progress
 
 
-def _log_outputs(res, summ: dict, wall: float) -> None:
-    """The end-of-run artifacts and summary metrics (not for a run that had finished before)."""
-    from espb.evaluation.figures import accuracy_figure
-
-    if res.records:
-        fig = accuracy_figure(res.records, res.run_dir / "accuracy.png",
-                              title=f"{res.config.get('name')}: validation accuracy per meta-epoch")
-        res.tracker.log_artifact(fig)
-    if len(res.predictions):
-        res.tracker.log_artifact(res.run_dir / "predictions.parquet")
-    res.tracker.log_artifact(res.run_dir / "metrics.csv")
-    res.tracker.log_artifact(res.run_dir / "model.txt")
-    res.tracker.log_metrics({f"summary/{k}": v for k, v in summ.items()}, step=len(res.records))
-    t = res.timing
-    if t.get("train_steps"):
-        res.tracker.log_metrics({
-            "time/wall_s": wall, "time/fwd_bwd_s": t["fwd_bwd_s"], "time/gather_s": t["gather_s"],
-            "time/validate_s": t["validate_s"], "time/share_outside_fwd_bwd": 1 - t["fwd_bwd_s"] / wall,
-            "time/train_samples_per_s": t["train_samples"] / max(t["fwd_bwd_s"] + t["gather_s"], 1e-9),
-        }, step=len(res.records))
-    res.tracker.end("FINISHED" if res.completed else "KILLED")
-
-
 def main_task(cfg: DictConfig) -> float:
-    from espb.evaluation.summary import run_summary
-    from espb.training.experiment import run_experiment
+    from espb.sweep.job import run_job
 
-    t0 = time.perf_counter()
     rep, progress = _reporter(bool(cfg.run.get("progress", True)))
     try:
-        res = run_experiment(cfg, rep)
+        out = run_job(cfg, rep)
     finally:
         progress.stop()
-    summ = run_summary(res.records, res.predictions)
-    wall = time.perf_counter() - t0
-    if not res.already_done:
-        _log_outputs(res, summ, wall)
+    res, summ, wall = out.result, out.summary, out.wall_s
     t = res.timing
     say = rep.say
     say("")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
+from espb.buildlog import record_build
 from espb.errors import ConfigError, EspbError
 from espb.models.autoencoder import MapAutoencoder
 
@@ -175,8 +176,10 @@ def get_autoencoder(
                 return m, info, False
             except Exception:
                 path.unlink()
+        t0 = time.perf_counter()
         model, info = build()
         tmp = d / f".ae-{key}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         torch.save({"key": key, "state_dict": model.state_dict(), "info": info}, tmp)
         os.replace(tmp, path)
+        record_build(root, "autoencoder", key, time.perf_counter() - t0, epochs=info.get("epochs"))
         return model, info, True

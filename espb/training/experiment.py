@@ -45,10 +45,10 @@ from espb.training.blocks import BlockSource
 from espb.training.config import ModelConfig, TrainConfig
 from espb.training.loop import LoopResult, ProgressiveTrainer, make_fabric
 from espb.training.schedule import meta_epochs
-from espb.training.tracking import Tracker, default_uri, flatten
+from espb.training.tracking import Tracker, default_uri, flatten, tracker_for
 
 #: config keys that do not change a run's numbers (left out of the config hash)
-VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra")
+VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
 #: the six factors of paper Table 1, logged under short names too
 FACTORS = {"dr": "bvalue.dr", "dt": "bvalue.dt", "M_lim": "samples.m_lim", "loss": "training.loss",
            "l_ME": "training.l_me", "AE": "autoencoder.enabled"}
@@ -105,7 +105,7 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
     from espb.catalog.schema import load_events, save_events
 
     if cat.get("path"):
-        return load_events(cat["path"])
+        return _load_memo(Path(cat["path"]), load_events)
     preset = cat.get("synthetic")
     if preset and not isinstance(preset, str):
         raise ConfigError(
@@ -132,15 +132,31 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
             save_events(res.events, tmp, res.meta)
             os.replace(tmp, path)
             res.plants.to_parquet(path.with_name(path.stem + ".plants.parquet"), index=False)
-    return load_events(path)
+    return _load_memo(path, load_events)
+
+
+#: the last event table read in this process (sweep workers run many jobs on one catalog)
+_MEMO: dict[tuple, pd.DataFrame] = {}
+#: the last labelled samples built in this process, by (cube key, sample rules)
+_SAMPLES_MEMO: dict[tuple, Samples] = {}
+
+
+def _load_memo(path: Path, load: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _MEMO:
+        _MEMO.clear()
+        _MEMO[key] = load(path)
+    return _MEMO[key].copy(deep=False)
 
 
 def _dev_end_day(grid, dev_end: str) -> int:
     return int((pd.Timestamp(dev_end, tz="UTC") - grid.start) // pd.Timedelta(days=1))
 
 
-def prepare(cfg: DictConfig, rep: Reporter) -> dict[str, Any]:
-    """Everything before training: configs, catalog, cube, samples, schedule."""
+def plan(cfg: DictConfig) -> dict[str, Any]:
+    """The cheap part of :func:`prepare`: validated settings, the resolved config, its hash and
+    the run folder (nothing loaded, nothing written)."""
     out_dir = Path(cfg.out_dir)
     cube_cfg = from_node(CubeConfig, cfg.bvalue, "bvalue")
     s_cfg = from_node(SampleConfig, cfg.samples, "samples")
@@ -155,7 +171,15 @@ def prepare(cfg: DictConfig, rep: Reporter) -> dict[str, Any]:
     resolved.pop("hydra", None)
     h = config_hash(resolved)
     name = str(cfg.get("name") or "run")
-    run_dir = out_dir / "runs" / name / h
+    return dict(cfg=cfg, resolved=resolved, hash=h, name=name, run_dir=out_dir / "runs" / name / h,
+                out_dir=out_dir, cube_cfg=cube_cfg, s_cfg=s_cfg, t_cfg=t_cfg, m_cfg=m_cfg, a_cfg=a_cfg)
+
+
+def prepare(cfg: DictConfig, rep: Reporter, planned: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything before training: configs, catalog, cube, samples, schedule."""
+    pl = planned or plan(cfg)
+    resolved, h, name, run_dir, out_dir = pl["resolved"], pl["hash"], pl["name"], pl["run_dir"], pl["out_dir"]
+    cube_cfg, s_cfg, t_cfg, m_cfg, a_cfg = pl["cube_cfg"], pl["s_cfg"], pl["t_cfg"], pl["m_cfg"], pl["a_cfg"]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
@@ -173,7 +197,11 @@ def prepare(cfg: DictConfig, rep: Reporter) -> dict[str, Any]:
     rep.say(f"cube {cube.path.name}: {dict(ds.sizes)} ({'built' if cube.built else 'from cache'}, "
             f"{time.perf_counter() - t0:.1f} s)")
     t0 = time.perf_counter()
-    samples = Samples.build(events, ds, s_cfg)
+    skey = (cube.key, repr(s_cfg))
+    if skey not in _SAMPLES_MEMO:  # sweep workers: consecutive jobs share cube and sample rules
+        _SAMPLES_MEMO.clear()
+        _SAMPLES_MEMO[skey] = Samples.build(events, ds, s_cfg)
+    samples = _SAMPLES_MEMO[skey]
     table = samples.table(t_cfg.l_me, t_cfg.seed)
     bounds = table.attrs["bounds"]
     dev_end = _dev_end_day(samples.grid, t_cfg.dev_end)
@@ -235,26 +263,49 @@ def autoencoder_for(p: dict, device: torch.device, rep: Reporter):
 def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentResult:
     """Prepare, train (resuming if a checkpoint exists), log to MLflow; returns the records."""
     rep = rep or Reporter()
-    p = prepare(cfg, rep)
-    t_cfg: TrainConfig = p["t_cfg"]
-    s_cfg: SampleConfig = p["s_cfg"]
-    run_dir: Path = p["run_dir"]
-    run_cfg = dict(p["resolved"].get("run") or {})
+    pl = plan(cfg)
+    run_dir: Path = pl["run_dir"]
+    run_cfg = dict(pl["resolved"].get("run") or {})
+    threads = run_cfg.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    force = bool(run_cfg.get("force", False))
     state_path = run_dir / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    if state.get("completed") and not run_cfg.get("force", False) and (run_dir / "metrics.csv").exists():
-        rep.say(f"this configuration already finished in {run_dir} (MLflow run {state.get('run_id')}); "
+
+    def finished_before(run_id: str, where: str) -> ExperimentResult:
+        rep.say(f"this configuration (hash {pl['hash']}) already finished: {where}, MLflow run {run_id}; "
                 "nothing to do (run.force=true trains it again)")
-        records = pd.read_csv(run_dir / "metrics.csv").to_dict("records")
+        records = pd.read_csv(run_dir / "metrics.csv").to_dict("records") if (run_dir / "metrics.csv").exists() else []
         pred_path = run_dir / "predictions.parquet"
         pred = pd.read_parquet(pred_path) if pred_path.exists() else pd.DataFrame()
-        return ExperimentResult(run_dir, state.get("run_id", ""), state.get("tracking_uri", ""),
-                                state.get("experiment", ""), records, pred, {}, True,
-                                config=p["resolved"], already_done=True)
-    if run_cfg.get("force", False):
+        return ExperimentResult(run_dir, run_id, state.get("tracking_uri", uri), exp_name, records, pred, {}, True,
+                                config=pl["resolved"], already_done=True)
+
+    tcfg = pl["resolved"]["tracking"]
+    uri = tcfg.get("uri") or default_uri(pl["out_dir"])
+    exp_name = tcfg.get("experiment") or f"espb-{pl['name']}"
+    # "finished" is what MLflow says (tag espb_completed, set after a run's last artifact): a
+    # run killed after its last meta-epoch but before its logging ended resumes from its
+    # checkpoint (nothing is trained again) and completes its MLflow run
+    tracker = tracker_for(tcfg, pl["out_dir"], pl["name"])
+    if not force:
+        done = tracker.find_finished(pl["hash"])
+        if done is not None:
+            return finished_before(done, f"in MLflow experiment '{exp_name}' ({uri}), run folder {run_dir}")
+    sweep = dict(pl["resolved"].get("sweep") or {})
+    run_tags = dict(tcfg.get("tags") or {})
+    if sweep.get("name"):
+        parent = tracker.ensure_parent(str(sweep["name"]), lock_dir=pl["out_dir"] / "hydra")
+        run_tags.update({"mlflow.parentRunId": parent, "sweep_name": str(sweep["name"]), "sweep_role": "child"})
+    if force:
         for f in ("checkpoint.pt", "state.json"):
             (run_dir / f).unlink(missing_ok=True)
         state = {}
+
+    p = prepare(cfg, rep, pl)
+    t_cfg: TrainConfig = p["t_cfg"]
+    s_cfg: SampleConfig = p["s_cfg"]
 
     fabric = make_fabric(t_cfg)
     device = fabric.device
@@ -264,13 +315,9 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
         ae, ae_tag, _ = autoencoder_for(p, device, rep)
         source.attach_autoencoder(ae, progress=lambda d, n: rep.bar("residual blocks", d, n, ""))
 
-    tcfg = p["resolved"]["tracking"]
-    uri = tcfg.get("uri") or default_uri(p["out_dir"])
-    exp_name = tcfg.get("experiment") or f"espb-{p['name']}"
-    artifact_root = tcfg.get("artifact_root") or (p["out_dir"] / "mlartifacts")
-    tracker = Tracker(uri, exp_name, artifact_root)
-    run_id = tracker.start(state.get("run_id"), run_name=f"{p['name']}-{p['hash'][:8]}",
-                           tags=dict(tcfg.get("tags") or {}))
+    run_id = tracker.start(state.get("run_id"), run_name=f"{p['name']}-{p['hash'][:8]}", tags=run_tags)
+    if run_tags:  # a resumed run too
+        tracker.set_tags(run_tags)
     state.update({"run_id": run_id, "tracking_uri": uri, "experiment": exp_name, "config_hash": p["hash"]})
     state_path.write_text(json.dumps(state, indent=1))
     flat = flatten(p["resolved"])

@@ -44,10 +44,14 @@ class LoopResult:
 
 def _batches(perm: np.ndarray, bs: int) -> list[np.ndarray]:
     """Consecutive batches of ``bs``; a final batch of one sample joins the previous batch
-    (BatchNorm needs two samples per channel in training mode)."""
+    (BatchNorm needs two samples per channel in training mode). A training set of a single
+    sample gives no batch."""
+    if len(perm) < 2:
+        return []
     out = [perm[i:i + bs] for i in range(0, len(perm), bs)]
-    if len(out) > 1 and len(out[-1]) == 1:
-        out[-2] = np.concatenate([out[-2], out.pop()])
+    if len(out[-1]) == 1:
+        last = out.pop()
+        out[-1] = np.concatenate([out[-1], last])
     return out
 
 

@@ -32,6 +32,16 @@ def default_uri(out_dir: str | Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlruns.db'}"
 
 
+def tracker_for(tracking: dict, out_dir: str | Path, name: str) -> Tracker:
+    """The Tracker of a run's ``tracking`` config node: ``uri`` (default: SQLite under
+    ``out_dir``), ``experiment`` (default ``espb-<name>``), ``artifact_root`` (default: a local
+    folder for a local store; a server keeps its own)."""
+    uri = tracking.get("uri") or default_uri(out_dir)
+    remote = str(uri).startswith(("http://", "https://"))
+    root = tracking.get("artifact_root") or (None if remote else Path(out_dir) / "mlartifacts")
+    return Tracker(str(uri), tracking.get("experiment") or f"espb-{name}", root)
+
+
 class Tracker:
     """Logs params, tags, per-meta-epoch metrics and artifacts of one run."""
 
@@ -43,6 +53,7 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
+        self.experiment = experiment
         self.client = MlflowClient(tracking_uri=uri)
         try:
             exp = self.client.get_experiment_by_name(experiment)
@@ -75,6 +86,52 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
         self.run_id = run.info.run_id
         return self.run_id
+
+    def find_finished(self, config_hash: str) -> str | None:
+        """The id of a FINISHED run of this experiment tagged with ``config_hash`` and
+        ``espb_completed=true`` (set only after a run's last artifact), else None."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.config_hash = '{config_hash}' and tags.espb_completed = 'true' "
+                          "and attributes.status = 'FINISHED'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def find_parent(self, sweep_name: str) -> str | None:
+        """The parent run of sweep ``sweep_name`` in this experiment (oldest if several)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.sweep_role = 'parent' and tags.sweep_name = '{sweep_name}'",
+            order_by=["attributes.start_time ASC"], max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def ensure_parent(self, sweep_name: str, lock_dir: str | Path | None = None,
+                      tags: dict[str, Any] | None = None) -> str:
+        """The sweep's parent run, created if absent. Creation takes a file lock under
+        ``lock_dir`` so that jobs starting together create one parent (the sweep's start
+        callback normally creates it before any job runs)."""
+        found = self.find_parent(sweep_name)
+        if found:
+            return found
+        from contextlib import nullcontext
+
+        from filelock import FileLock
+
+        lock = nullcontext()
+        if lock_dir is not None:
+            Path(lock_dir).mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(Path(lock_dir) / f".parent-{sweep_name}.lock"))
+        with lock:
+            found = self.find_parent(sweep_name)
+            if found:
+                return found
+            run = self.client.create_run(
+                self.experiment_id, run_name=f"sweep {sweep_name}",
+                tags={"sweep_role": "parent", "sweep_name": sweep_name, **(tags or {})},
+            )
+            return run.info.run_id
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param

@@ -143,3 +143,16 @@ def test_no_meta_epoch_before_the_first_eq():
     tab, b = _table([0, 0, 0, 0, 0, 0, 2, 1, 0, 3])
     mes = meta_epochs(tab, b, warmup=6)
     assert [m.segment for m in mes] == [7, 9]  # 6 has EQ but nothing before it to train on
+
+
+@pytest.mark.parametrize("n, bs", [(0, 32), (1, 32), (2, 32), (32, 32), (33, 32), (65, 32), (64, 32), (5, 2)])
+def test_batches_cover_every_sample_once_and_never_hold_one(n, bs):
+    from espb.training.loop import _batches
+
+    perm = np.arange(n)
+    out = _batches(perm, bs)
+    if n < 2:
+        assert out == []
+        return
+    assert np.array_equal(np.sort(np.concatenate(out)), perm)
+    assert all(2 <= len(b) <= bs + 1 for b in out)

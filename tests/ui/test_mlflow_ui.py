@@ -1,0 +1,374 @@
+"""Headless-Chromium checks of the MLflow UI over a finished 2-configuration smoke sweep
+(``make test-ui``): the child runs are nested under the sweep's parent run, the six factors of
+the paper's grid are shown (as runs-table columns and in the compare view), and a per-meta-epoch
+metric chart renders. Screenshots go to ``outputs/test-ui/`` and to the test's tmp folder.
+
+Waits are on visible text and semantic elements (table rows, column headers, plotly's plotted
+lines) rather than on MLflow's generated CSS classes; timeouts are generous because the SPA loads
+slowly on a 2-core machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # the tests skip (see _require_browser)
+    webdriver = None
+
+pytestmark = [pytest.mark.slow, pytest.mark.ui, pytest.mark.timeout(1800)]
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: screenshots of the last run (git-ignored, like all of outputs/)
+SHOTS_DIR = REPO / "outputs" / "test-ui"
+CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1600,1000")
+
+SWEEP_NAME = "ui_smoke"
+EXPERIMENT = f"espb-{SWEEP_NAME}"
+SWEEP_OVERRIDES = (
+    "experiment=smoke", f"name={SWEEP_NAME}", "bvalue.dr=0.25,0.35", "bvalue.dt=150",
+    "samples.m_lim=4.5", "training.loss=mae", "training.l_me=21", "autoencoder.enabled=false",
+)
+#: the six factors of the paper's grid, as logged params of each child run
+FACTORS = ("dr", "dt", "M_lim", "loss", "l_ME", "AE")
+#: a per-meta-epoch metric (step = meta-epoch index)
+METRIC = "val/accuracy"
+#: first load of the SPA (cold server, 2 busy cores) / any later wait
+LOAD_S = 300
+WAIT_S = 120
+
+
+def _require_browser() -> None:
+    if webdriver is None:
+        pytest.skip("selenium is not installed in this environment (pip install selenium)")
+    for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not exe.exists():
+            pytest.skip(f"{exe} is missing (Debian: apt-get install {pkg}; or run `make test-ui`)")
+
+
+def _espb() -> str:
+    exe = Path(sys.executable).with_name("espb")
+    found = str(exe) if exe.exists() else shutil.which("espb")
+    if not found:
+        pytest.skip("the `espb` command is not installed (pip install -e .)")
+    return found
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    last_step: int = -1
+
+
+@dataclass(frozen=True)
+class Ui:
+    url: str
+    experiment_id: str
+    parent: Run
+    children: tuple[Run, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures: the sweep, the server over its store, the browser, the screenshot folders
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sweep_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the 2-configuration smoke sweep into a tmp ESPB_OUT (about 2 minutes on 2 cores)."""
+    _require_browser()
+    out = tmp_path_factory.mktemp("ui_sweep")
+    env = {**os.environ, "ESPB_OUT": str(out), "ESPB_CACHE_DIR": str(out / "cache")}
+    cmd = [_espb(), "sweep", "run", "paper_432", *SWEEP_OVERRIDES, "-j", "2", "--no-report",
+           "--no-prepare"]
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    log = out / "sweep.log"
+    log.write_text(r.stdout + r.stderr)
+    print(f"\n[test-ui] smoke sweep finished in {time.monotonic() - t0:.0f} s (log: {log})")
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).splitlines()[-40:])
+        pytest.fail(f"`{' '.join(cmd)}` exited with status {r.returncode}:\n{tail}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(sweep_out: Path) -> Iterator[Ui]:
+    """A loopback MLflow server (with its UI) over the sweep's store, and the runs to look for."""
+    from mlflow import MlflowClient
+
+    from espb.sweep.server import tracking_server
+
+    with tracking_server(f"sqlite:///{sweep_out / 'mlruns.db'}", sweep_out / "mlartifacts",
+                         log_path=sweep_out / "mlflow-server.log") as url:
+        client = MlflowClient(url)
+        exp = client.get_experiment_by_name(EXPERIMENT)
+        assert exp is not None, f"no MLflow experiment {EXPERIMENT!r} after the sweep"
+        runs = client.search_runs([exp.experiment_id])
+        parents = [r for r in runs if r.data.tags.get("sweep_role") == "parent"]
+        assert len(parents) == 1, [r.info.run_name for r in runs]
+        p = parents[0]
+        kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == p.info.run_id]
+        assert len(kids) == 2, [r.info.run_name for r in runs]
+        children = []
+        for r in sorted(kids, key=lambda r: float(r.data.params["dr"])):
+            steps = [m.step for m in client.get_metric_history(r.info.run_id, METRIC)]
+            assert steps, f"{r.info.run_name} has no {METRIC} history"
+            children.append(Run(r.info.run_id, r.info.run_name,
+                                {k: r.data.params[k] for k in FACTORS}, max(steps)))
+        yield Ui(url, exp.experiment_id, Run(p.info.run_id, p.info.run_name), tuple(children))
+
+
+@pytest.fixture(scope="module")
+def browser(mlflow_ui: Ui) -> Iterator[WebDriver]:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in CHROME_ARGS:
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(LOAD_S)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Shots:
+    """Screenshots (and, on failure, page sources) written to outputs/test-ui/ and to tmp."""
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self.dirs = dirs
+
+    def save(self, driver: WebDriver, name: str, page_source: bool = False) -> list[Path]:
+        paths = []
+        for d in self.dirs:
+            png = d / f"{name}.png"
+            assert driver.save_screenshot(str(png)), f"could not save {png}"
+            paths.append(png)
+            if page_source:
+                html = d / f"{name}.html"
+                html.write_text(driver.page_source)
+                paths.append(html)
+        print(f"[test-ui] {name}: " + "  ".join(str(p) for p in paths))
+        return paths
+
+    @contextmanager
+    def on_failure(self, driver: WebDriver, name: str) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            try:
+                self.save(driver, f"{name}-FAILED", page_source=True)
+            except Exception as e:  # the original error matters more
+                print(f"[test-ui] could not save the failure screenshot: {e}")
+            raise
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Shots:
+    SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in [*SHOTS_DIR.glob("*.png"), *SHOTS_DIR.glob("*.html")]:
+        old.unlink()
+    return Shots([SHOTS_DIR, tmp_path_factory.mktemp("ui_shots")])
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: waits on visible text and semantic elements
+# ---------------------------------------------------------------------------------------------
+
+def _wait(driver: WebDriver, cond: Callable[[WebDriver], Any], what: str,
+          timeout: float = WAIT_S) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.5,
+                         ignored_exceptions=(NoSuchElementException,
+                                             StaleElementReferenceException)).until(
+        cond, message=f"waited {timeout:.0f} s for {what}")
+
+
+def _text(driver: WebDriver) -> str:
+    try:
+        return driver.find_element(By.TAG_NAME, "body").text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def _wait_text(driver: WebDriver, texts: list[str], timeout: float = WAIT_S) -> None:
+    _wait(driver, lambda d: all(t in _text(d) for t in texts), f"the text {texts!r}", timeout)
+
+
+def _close_assistant(driver: WebDriver) -> None:
+    """MLflow 3.x opens an 'MLflow Assistant' side panel that takes a third of the width."""
+    for b in driver.find_elements(By.CSS_SELECTOR,
+                                  '[data-component-id="mlflow.assistant.chat_panel.close"]'):
+        try:
+            b.click()
+        except WebDriverException:
+            pass
+
+
+def _run_link(driver: WebDriver, run_id: str) -> WebElement:
+    return driver.find_element(By.XPATH, f'//a[contains(@href, "/runs/{run_id}")]')
+
+
+def _tree_checkbox(driver: WebDriver, title: str) -> WebElement:
+    """The checkbox of the entry ``title`` in the (filtered) column-selector tree."""
+    node = driver.find_element(
+        By.XPATH, '//*[contains(@class, "tree-treenode")]'
+                  f'[.//*[contains(@class, "tree-title")][normalize-space(.)="{title}"]]')
+    return node.find_element(By.XPATH, './/*[contains(@class, "tree-checkbox")]')
+
+
+def _set_columns(driver: WebDriver, show: tuple[str, ...], hide: tuple[str, ...]) -> None:
+    """Tick params in the runs table's "Columns" selector (searching each by name) and untick a
+    few attribute columns, so that all six factor columns fit in the 1600-px window (the grid
+    renders only the columns in view)."""
+    driver.find_element(By.XPATH, '//button[normalize-space(.)="Columns"]').click()
+    box = _wait(driver, lambda d: d.find_element(
+        By.XPATH, '//input[contains(@placeholder, "olumns")]'), "the column selector's search box")
+    for name, want in [*((n, True) for n in show), *((n, False) for n in hide)]:
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(name)
+        cb = _wait(driver, lambda d, n=name: _tree_checkbox(d, n),
+                   f"{name!r} in the column selector")
+        if ("checkbox-checked" in (cb.get_attribute("class") or "")) != want:
+            cb.click()
+            _wait(driver, lambda d, n=name, w=want: ("checkbox-checked" in (
+                _tree_checkbox(d, n).get_attribute("class") or "")) == w,
+                f"{name!r} {'ticked' if want else 'unticked'} in the column selector")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.BACKSPACE, Keys.ESCAPE)
+    time.sleep(1)
+
+
+def _header_texts(driver: WebDriver) -> set[str]:
+    return {e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, '[role="columnheader"]')}
+
+
+def _compare_row(driver: WebDriver, name: str) -> list[str] | None:
+    """The values of row ``name`` of the compare view's Parameters table (None if absent)."""
+    rows = driver.find_elements(By.XPATH, f'//tr[th[normalize-space(.)="{name}"]]')
+    return [td.text.strip() for td in rows[0].find_elements(By.TAG_NAME, "td")] if rows else None
+
+
+def _plotted_lines(driver: WebDriver) -> int:
+    """Plotly line traces with at least one segment (an "L" in the SVG path)."""
+    paths = driver.find_elements(By.CSS_SELECTOR,
+                                 ".js-plotly-plot .scatterlayer .trace path.js-line")
+    return sum("L" in (p.get_attribute("d") or "") for p in paths)
+
+
+def _json_q(value: Any) -> str:
+    return quote(json.dumps(value, separators=(",", ":")), safe="")
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks
+# ---------------------------------------------------------------------------------------------
+
+def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
+        browser: WebDriver, mlflow_ui: Ui, shots: Shots) -> None:
+    d, ui = browser, mlflow_ui
+    names = [c.name for c in ui.children]
+    with shots.on_failure(d, "01-experiment"):
+        d.get(f"{ui.url}/#/experiments/{ui.experiment_id}/runs")
+        _wait_text(d, [ui.parent.name], LOAD_S)
+        _close_assistant(d)
+        if not any(n in _text(d) for n in names):
+            # MLflow groups child runs under their parent, collapsed: expand the parent's row
+            cell = (f'//a[contains(@href, "/runs/{ui.parent.id}")]'
+                    '/ancestor::*[@role="gridcell"][1]//button')
+            _wait(d, lambda d: d.find_element(By.XPATH, cell),
+                  "the parent run's expand button").click()
+        _wait_text(d, names)
+        parent = _run_link(d, ui.parent.id).location
+        for c in ui.children:  # below the parent and indented: nested under it
+            child = _run_link(d, c.id).location
+            assert child["y"] > parent["y"] and child["x"] > parent["x"], (c.name, child, parent)
+        shots.save(d, "01-experiment-runs")
+
+    with shots.on_failure(d, "02-experiment-columns"):
+        _set_columns(d, show=FACTORS, hide=("Dataset", "Source", "Models"))
+        _wait(d, lambda d: set(FACTORS) <= _header_texts(d),
+              f"the factor columns {FACTORS} in the runs table's header")
+
+        def cells_ok(d: WebDriver) -> bool:
+            for p in FACTORS:
+                cells = {e.text.strip() for e in d.find_elements(
+                    By.CSS_SELECTOR, f'[role="gridcell"][col-id="params.`{p}`"]')}
+                if not {c.params[p] for c in ui.children} <= cells:
+                    return False
+            return True
+
+        _wait(d, cells_ok, "the child runs' factor values in the factor columns")
+        shots.save(d, "02-experiment-factor-columns")
+
+
+def test_compare_view_shows_the_six_factors(browser: WebDriver, mlflow_ui: Ui,
+                                            shots: Shots) -> None:
+    d, ui = browser, mlflow_ui
+    runs = _json_q([c.id for c in ui.children])
+    with shots.on_failure(d, "03-compare"):
+        d.get(f"{ui.url}/#/compare-runs?runs={runs}&experiments={_json_q([ui.experiment_id])}")
+        _wait_text(d, [c.name for c in ui.children], LOAD_S)
+        _close_assistant(d)
+        _wait(d, lambda d: all(_compare_row(d, p) for p in FACTORS),
+              f"the rows {FACTORS} in the compare view's Parameters table")
+        for p in FACTORS:
+            got = _compare_row(d, p)
+            want = sorted(c.params[p] for c in ui.children)
+            assert got is not None and sorted(got) == want, (p, got, want)
+        # the Parameters table scrolls on its own and sorts the names (AE, M_lim, autoencoder.*,
+        # bvalue.*, ..., dr, dt, l_ME, loss, ...): one screenshot with AE on top, one with dr
+        for shot, first in (("03-compare-runs-AE-M_lim", "AE"),
+                            ("03-compare-runs-dr-dt-l_ME-loss", "dr")):
+            row = d.find_element(By.XPATH, f'//tr[th[normalize-space(.)="{first}"]]')
+            d.execute_script("arguments[0].scrollIntoView({block: 'start'});", row)
+            time.sleep(1)
+            shots.save(d, shot)
+
+
+def test_metric_chart_renders(browser: WebDriver, mlflow_ui: Ui, shots: Shots) -> None:
+    d, ui = browser, mlflow_ui
+    query = {
+        "runs": _json_q([c.id for c in ui.children]), "metric": _json_q(METRIC),
+        "experiments": _json_q([ui.experiment_id]), "plot_metric_keys": _json_q([METRIC]),
+        "plot_layout": _json_q({}), "x_axis": "step", "y_axis_scale": "linear",
+        "line_smoothness": "1", "show_point": "true", "deselected_curves": _json_q([]),
+        "last_linear_y_axis_range": _json_q([]),
+    }
+    with shots.on_failure(d, "04-metric"):
+        d.get(f"{ui.url}/#/metric?" + "&".join(f"{k}={v}" for k, v in query.items()))
+        _wait_text(d, [METRIC, *(c.name for c in ui.children)], LOAD_S)
+        _close_assistant(d)
+        # one plotted line per child run, over the meta-epoch steps
+        _wait(d, lambda d: _plotted_lines(d) >= len(ui.children),
+              f"{len(ui.children)} plotted {METRIC} lines (plotly .js-plotly-plot svg traces)")
+        _wait_text(d, ["Step", *(f"step={c.last_step}" for c in ui.children)])
+        time.sleep(1)  # let plotly finish its transition before the screenshot
+        shots.save(d, "04-metric-chart")
