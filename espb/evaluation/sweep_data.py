@@ -161,6 +161,8 @@ def load_sweep(
     Raises EspbError when the store cannot be read, the experiment does not exist or has no
     child runs."""
     say = progress or (lambda msg: None)
+    # one MLflow progress bar per downloaded file would flood the terminal (432 runs)
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     _check_local_store(tracking_uri, experiment)
     client = _client(tracking_uri)
     try:

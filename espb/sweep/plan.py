@@ -16,15 +16,20 @@ from espb.paths import REPO_ROOT, conf_dir
 SWEEPS_DIR = REPO_ROOT / "sweeps"
 
 
+def _is_hydra_sweep(f: Path) -> bool:
+    return "\nhydra:" in "\n" + f.read_text()
+
+
 def sweep_file(sweep: str | Path) -> Path:
     """``paper_432`` -> ``sweeps/paper_432.yaml``; a path to a YAML file is taken as is."""
     p = Path(sweep)
-    if p.suffix in (".yaml", ".yml") and p.exists():
-        return p.resolve()
-    cand = SWEEPS_DIR / f"{sweep}.yaml"
+    cand = p.resolve() if p.suffix in (".yaml", ".yml") and p.exists() else SWEEPS_DIR / f"{sweep}.yaml"
     if cand.exists():
+        if not _is_hydra_sweep(cand):
+            raise ConfigError(f"{cand} is not a Hydra sweep file (no hydra: node); an Optuna study file runs "
+                              f"with: espb optuna run {cand}")
         return cand
-    known = sorted(f.stem for f in SWEEPS_DIR.glob("*.yaml"))
+    known = sorted(f.stem for f in SWEEPS_DIR.glob("*.yaml") if _is_hydra_sweep(f))
     raise ConfigError(f"sweep {sweep!r}: no file {cand}; known sweeps: {', '.join(known)} (or give a path to a YAML file)")
 
 
