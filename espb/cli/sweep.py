@@ -89,7 +89,8 @@ def run_interruptible(cmd: list[str]) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, stop)
+    # explicit handlers: a shell's background job starts with SIGINT ignored
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -103,7 +104,8 @@ def run_interruptible(cmd: list[str]) -> int:
                 continue
         return 130
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 @sweep_app.command("run")

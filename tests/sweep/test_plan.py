@@ -99,7 +99,7 @@ def test_demo_scale_override_and_last_factor_varies_fastest():
                            "training.loss=mae", "training.l_me=14"]
     assert jobs[1][5] == "training.l_me=30"  # consecutive jobs share cube and autoencoder
     c = job_config("paper_432", jobs[0], ["experiment=sweep_demo", "name=demo_432"])
-    assert c.samples.lookback == 32 and c.training.epochs == 1 and c.sweep.name == "demo_432"
+    assert c.samples.lookback == 16 and c.training.epochs == 1 and c.sweep.name == "demo_432"
 
 
 def test_command_line_replaces_a_factor_in_place():

@@ -154,7 +154,8 @@ def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
         assert proc.poll() is None, "the sweep ended before it could be interrupted"
         assert time.monotonic() - t0 < 600
         time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on the whole sweep
+    # stop it as Ctrl-C or a batch system would (SIGINT may be ignored in a background shell)
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -186,32 +187,30 @@ def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
         _check_points(c, out, "r8", ch)
 
 
-def test_submitit_local_executor(tmp_path):
-    pytest.importorskip("submitit")
-    out = tmp_path
-    cmd = [ESPB, "sweep", "run", "paper_432", "experiment=smoke", "name=sub", "bvalue.dr=0.25,0.35",
+def _two_job_sweep(out: Path, name: str, launcher: str):
+    """A 2-configuration smoke sweep through ``launcher``: one parent, two finished children with
+    every point, the launcher named on the parent."""
+    cmd = [ESPB, "sweep", "run", "paper_432", "experiment=smoke", f"name={name}", "bvalue.dr=0.25,0.35",
            "bvalue.dt=150", "samples.m_lim=4.5", "training.loss=mae", "training.l_me=21",
-           "autoencoder.enabled=false", "hydra/launcher=espb_submitit_local", "--no-prepare", "--no-report"]
+           "autoencoder.enabled=false", f"hydra/launcher={launcher}", "--no-prepare", "--no-report"]
     p = subprocess.run(cmd, env=_env(out), capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    c, parents, children = _runs(out, "sub")
-    assert len(parents) == 1 and parents[0].data.tags["launcher"] == "LocalLauncher"
+    c, parents, children = _runs(out, name)
+    assert len(parents) == 1
     assert len(children) == 2 and all(ch.info.status == "FINISHED" for ch in children)
     for ch in children:
-        _check_points(c, out, "sub", ch)
-    assert list((out / "hydra" / "sub" / ".submitit").iterdir())  # submitit's job folders
+        _check_points(c, out, name, ch)
+    return parents[0]
+
+
+def test_submitit_local_executor(tmp_path):
+    pytest.importorskip("submitit")
+    parent = _two_job_sweep(tmp_path, "sub", "espb_submitit_local")
+    assert parent.data.tags["launcher"] == "LocalLauncher"
+    assert list((tmp_path / "hydra" / "sub" / ".submitit").iterdir())  # submitit's job folders
 
 
 def test_ray_launcher_local(tmp_path):
     pytest.importorskip("ray")
-    out = tmp_path
-    cmd = [ESPB, "sweep", "run", "paper_432", "experiment=smoke", "name=ray", "bvalue.dr=0.25,0.35",
-           "bvalue.dt=150", "samples.m_lim=4.5", "training.loss=mae", "training.l_me=21",
-           "autoencoder.enabled=false", "hydra/launcher=espb_ray", "--no-prepare", "--no-report"]
-    p = subprocess.run(cmd, env=_env(out), capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    c, parents, children = _runs(out, "ray")
-    assert len(parents) == 1 and parents[0].data.tags["launcher"] == "RayLauncher"
-    assert len(children) == 2 and all(ch.info.status == "FINISHED" for ch in children)
-    for ch in children:
-        _check_points(c, out, "ray", ch)
+    parent = _two_job_sweep(tmp_path, "ray", "espb_ray")
+    assert parent.data.tags["launcher"] == "RayLauncher"
