@@ -32,16 +32,19 @@ def build_cube_task(cfg: DictConfig) -> dict:
 
 
 def build_ae_task(cfg: DictConfig) -> dict:
-    """The autoencoder of one job config (cached: trained only if absent), on the CPU."""
+    """The autoencoder of one job config (cached: trained only if absent), on the GPU when
+    there is one (the paper-scale fit), else on one CPU thread per process."""
     import torch
 
     from espb.training.experiment import autoencoder_for, prepare
 
-    torch.set_num_threads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(1)
     t0 = time.perf_counter()
     rep = _quiet_reporter()
     p = prepare(cfg, rep)
-    _, key, info = autoencoder_for(p, torch.device("cpu"), rep)
+    _, key, info = autoencoder_for(p, device, rep)
     return {"kind": "autoencoder", "key": key, "built": None, "seconds": time.perf_counter() - t0,
             "what": f"dr {p['cube_cfg'].dr} dt {p['cube_cfg'].dt} M_lim {p['s_cfg'].m_lim}",
             "epochs": info.get("epochs")}

@@ -214,3 +214,14 @@ def test_ray_launcher_local(tmp_path):
     pytest.importorskip("ray")
     parent = _two_job_sweep(tmp_path, "ray", "espb_ray")
     assert parent.data.tags["launcher"] == "RayLauncher"
+
+
+def test_prepare_builds_the_shared_work_once(tmp_path):
+    cmd = [ESPB, "sweep", "prepare", "paper_432", "experiment=smoke", "name=prep", "bvalue.dr=0.25",
+           "bvalue.dt=150", "samples.m_lim=4.0,4.5", "-j", "2"]
+    for _ in range(2):  # the second call finds everything cached
+        p = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+        assert "24 jobs share 1 cubes and 2 autoencoders" in p.stdout + p.stderr
+    builds = read_builds(tmp_path / "cache")
+    assert sorted(b["kind"] for b in builds) == ["autoencoder", "autoencoder", "cube"]
