@@ -276,21 +276,40 @@ def _start(out: Path, study: str, n_trials: int) -> subprocess.Popen:
     )
 
 
-def _when_running(out: Path, study: str, proc: subprocess.Popen, timeout: float = 180) -> int:
-    """The number of the first trial seen RUNNING with its configuration composed."""
+def _running(out: Path, study: str) -> list[int]:
+    """The numbers of the study's RUNNING trials whose configuration is composed; [] while the
+    study or the database is not readable yet."""
+    if not (out / "optuna.db").exists():
+        return []
+    try:
+        return [
+            t.number
+            for t in _study(out, study).get_trials(states=(TrialState.RUNNING,))
+            if "overrides" in t.user_attrs
+        ]
+    except (KeyError, RuntimeError, OSError, ImportError):  # not created yet
+        return []
+    except Exception as exc:  # a read that met the writer's lock: look again
+        if "locked" not in str(exc):
+            raise
+        return []
+
+
+def _frozen_in_trial(out: Path, study: str, proc: subprocess.Popen, timeout: float = 180) -> int:
+    """Stop the worker (SIGSTOP) while one of its trials is RUNNING and return that trial's
+    number, the worker still stopped. The trial is confirmed RUNNING after the worker was
+    stopped, so a signal sent now reaches it mid-trial however short the trial is (a trial
+    that finished between a poll and the signal made this test flaky)."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        if (out / "optuna.db").exists():
-            try:
-                for t in _study(out, study).get_trials(states=(TrialState.RUNNING,)):
-                    if "overrides" in t.user_attrs:
-                        return t.number
-            except (KeyError, RuntimeError, OSError, ImportError):  # not created yet
-                pass
-            except Exception as exc:  # a read that met the writer's lock: look again
-                if "locked" not in str(exc):
-                    raise
+        if _running(out, study):
+            os.killpg(proc.pid, signal.SIGSTOP)
+            time.sleep(0.2)
+            running = _running(out, study)
+            if running:
+                return running[0]
+            os.killpg(proc.pid, signal.SIGCONT)  # between trials, or the database was busy
         time.sleep(0.2)
     raise AssertionError(f"no trial of {study} started within {timeout} s")
 
@@ -300,8 +319,9 @@ def test_stopped_and_killed_workers_trials_are_retried(out: Path) -> None:
     trial stays RUNNING until the heartbeat grace period has passed; the next run fails it,
     retries it and reaches n_trials COMPLETE with nothing left RUNNING or WAITING."""
     proc = _start(out, "kill", 2)
-    stopped = _when_running(out, "kill", proc)
+    stopped = _frozen_in_trial(out, "kill", proc)
     os.killpg(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGCONT)
     assert proc.wait(timeout=60) == 130
     trials = {t.number: t for t in _study(out, "kill").get_trials()}
     assert trials[stopped].state == TrialState.FAIL
@@ -309,7 +329,7 @@ def test_stopped_and_killed_workers_trials_are_retried(out: Path) -> None:
     assert retry.system_attrs["failed_trial"] == stopped and retry.params == trials[stopped].params
 
     proc = _start(out, "kill", 2)
-    killed = _when_running(out, "kill", proc)
+    killed = _frozen_in_trial(out, "kill", proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     trials = {t.number: t for t in _study(out, "kill").get_trials()}
