@@ -109,8 +109,9 @@ test-ui: $(STAMP) ## headless-Chromium test of the MLflow UI over a smoke sweep 
 	fi
 	$(BIN)/python -m pytest -m ui $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff
-	$(BIN)/ruff check espb tests benchmarks
+lint: $(STAMP) ## ruff check + ruff format --check (the same checks as .pre-commit-config.yaml)
+	$(BIN)/ruff check espb tests benchmarks hydra_plugins
+	$(BIN)/ruff format --check espb tests benchmarks hydra_plugins
 
 catalog-demo: $(STAMP) ## generate the demo synthetic catalog into $(OUT)/demo
 	$(BIN)/espb catalog synth --preset demo --seed $(SEED) -o $(OUT)/demo/catalog.parquet

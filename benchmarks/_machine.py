@@ -9,8 +9,12 @@ from pathlib import Path
 
 def machine(**versions: str) -> dict:
     """Python, platform, CPU model and counts, RAM; plus any library ``versions`` given."""
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            **versions}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        **versions,
+    }
     try:
         info["affinity_cpus"] = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -59,8 +59,12 @@ print(json.dumps(out))
 
 
 def run_step(step: str, preset: str, seed: int, work: Path) -> dict:
-    r = subprocess.run([sys.executable, "-c", STEP, step, preset, str(seed), str(work)],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", STEP, step, preset, str(seed), str(work)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode != 0:
         sys.stderr.write(r.stderr)
         raise SystemExit(f"step {step} failed")
@@ -68,7 +72,9 @@ def run_step(step: str, preset: str, seed: int, work: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="paper")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -77,16 +83,30 @@ def main() -> None:
         work = Path(tmp)
         synth = run_step("synth", args.preset, args.seed, work)
         read = run_step("ingest", args.preset, args.seed, work)
-    res = {"machine": machine(), "preset": args.preset, "seed": args.seed, "synth": synth, "ingest": read,
-           "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    res = {
+        "machine": machine(),
+        "preset": args.preset,
+        "seed": args.seed,
+        "synth": synth,
+        "ingest": read,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     print(f"machine: {res['machine']}")
-    print(f"synthetic '{args.preset}' (seed {args.seed}): {synth['n_simulated']:,} simulated, "
-          f"{synth['n_events']:,} in the table ({synth['n_events_to_2019']:,} before 2020)")
-    print(f"  generate      {synth['generate_s']:7.1f} s  {synth['n_simulated'] / synth['generate_s']:>12,.0f} sim. events/s")
-    print(f"  export ISC    {synth['export_isc_s']:7.1f} s  {synth['n_recorded'] / synth['export_isc_s']:>12,.0f} rows/s "
-          f"({synth['isc_bytes'] / 2**20:.0f} MiB)   peak RSS {synth['peak_rss_mb']:.0f} MB")
-    print(f"  ingest ISC    {read['ingest_isc_s']:7.1f} s  {read['n_rows'] / read['ingest_isc_s']:>12,.0f} rows/s   "
-          f"peak RSS {read['peak_rss_mb']:.0f} MB   same table as the synthetic: {read['same_as_synthetic']}")
+    print(
+        f"synthetic '{args.preset}' (seed {args.seed}): {synth['n_simulated']:,} simulated, "
+        f"{synth['n_events']:,} in the table ({synth['n_events_to_2019']:,} before 2020)"
+    )
+    print(
+        f"  generate      {synth['generate_s']:7.1f} s  {synth['n_simulated'] / synth['generate_s']:>12,.0f} sim. events/s"
+    )
+    print(
+        f"  export ISC    {synth['export_isc_s']:7.1f} s  {synth['n_recorded'] / synth['export_isc_s']:>12,.0f} rows/s "
+        f"({synth['isc_bytes'] / 2**20:.0f} MiB)   peak RSS {synth['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"  ingest ISC    {read['ingest_isc_s']:7.1f} s  {read['n_rows'] / read['ingest_isc_s']:>12,.0f} rows/s   "
+        f"peak RSS {read['peak_rss_mb']:.0f} MB   same table as the synthetic: {read['same_as_synthetic']}"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"catalog-{args.preset}.json"
     path.write_text(json.dumps(res, indent=2))

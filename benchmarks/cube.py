@@ -91,8 +91,9 @@ def warmup_config(cfg):
 
     (wa0, wa1), (wo0, wo1) = shrink(la0, la1), shrink(lo0, lo1)
     end = min(cfg.end_ts, cfg.start_ts + pd.Timedelta(days=29))
-    w = dataclasses.replace(cfg, name=f"{cfg.name}-warmup", end=end.strftime("%Y-%m-%d"),
-                            region=[wa0, wa1, wo0, wo1])
+    w = dataclasses.replace(
+        cfg, name=f"{cfg.name}-warmup", end=end.strftime("%Y-%m-%d"), region=[wa0, wa1, wo0, wo1]
+    )
     w.validate()
     return w
 
@@ -110,7 +111,10 @@ def child(spec: dict) -> dict:
     from espb.bvalue.config import load_cube_config
     from espb.catalog.schema import catalog_hash, load_events
 
-    out: dict = {"numba_threads": numba.get_num_threads(), "rss_after_imports_gb": peak_rss_bytes() / 1e9}
+    out: dict = {
+        "numba_threads": numba.get_num_threads(),
+        "rss_after_imports_gb": peak_rss_bytes() / 1e9,
+    }
     t0 = time.perf_counter()
     events = load_events(spec["catalog"])
     out["load_s"] = time.perf_counter() - t0
@@ -120,14 +124,18 @@ def child(spec: dict) -> dict:
     h = catalog_hash(events)
     out["hash_s"] = time.perf_counter() - t0
     out["catalog_hash"] = h
-    cfgs = [load_cube_config(spec["preset"], spec["overrides"], **fields) for fields in spec["cubes"]]
+    cfgs = [
+        load_cube_config(spec["preset"], spec["overrides"], **fields) for fields in spec["cubes"]
+    ]
     with tempfile.TemporaryDirectory(prefix="espb-bench-warmup-") as wtmp:
         w = warmup_config(cfgs[0])
         t0 = time.perf_counter()
         get_cube(events, w, cache_dir=wtmp, catalog_hash=h, rebuild=True)
         out["warmup_s"] = time.perf_counter() - t0
-        out["warmup_shape"] = [w.n_days, *(round((b - a) / w.resolution) for a, b in
-                                           (w.region[:2], w.region[2:]))]
+        out["warmup_shape"] = [
+            w.n_days,
+            *(round((b - a) / w.resolution) for a, b in (w.region[:2], w.region[2:])),
+        ]
     out["rss_after_warmup_gb"] = peak_rss_bytes() / 1e9
     rows = []
     for cfg in cfgs:
@@ -139,16 +147,29 @@ def child(spec: dict) -> dict:
         ds.close()
         s = res.stats
         ncd = int(np.prod(shape))
-        rows.append({
-            "name": cfg.name, "mode": cfg.mode, "dr": float(cfg.dr), "dt": int(cfg.dt),
-            "shape": shape, "cell_days": ncd, "path": str(res.path), "key": res.key,
-            "compute_s": s["compute_s"], "write_s": s["write_s"], "total_s": s["total_s"],
-            "prepare_s": s["total_s"] - s["compute_s"] - s["write_s"], "get_cube_wall_s": wall,
-            "pairs": int(s["pairs"]), "n_events_used": int(s["n_events_used"]),
-            "events_per_s": s["n_events_used"] / s["total_s"],
-            "cell_days_per_s": ncd / s["total_s"], "store_mb": store_mb(res.path),
-            "peak_rss_gb_so_far": peak_rss_bytes() / 1e9,
-        })
+        rows.append(
+            {
+                "name": cfg.name,
+                "mode": cfg.mode,
+                "dr": float(cfg.dr),
+                "dt": int(cfg.dt),
+                "shape": shape,
+                "cell_days": ncd,
+                "path": str(res.path),
+                "key": res.key,
+                "compute_s": s["compute_s"],
+                "write_s": s["write_s"],
+                "total_s": s["total_s"],
+                "prepare_s": s["total_s"] - s["compute_s"] - s["write_s"],
+                "get_cube_wall_s": wall,
+                "pairs": int(s["pairs"]),
+                "n_events_used": int(s["n_events_used"]),
+                "events_per_s": s["n_events_used"] / s["total_s"],
+                "cell_days_per_s": ncd / s["total_s"],
+                "store_mb": store_mb(res.path),
+                "peak_rss_gb_so_far": peak_rss_bytes() / 1e9,
+            }
+        )
         if spec["discard"]:
             shutil.rmtree(res.path, ignore_errors=True)
     out["cubes"] = rows
@@ -162,8 +183,14 @@ def run_child(spec: dict, threads: int | None) -> dict:
     if threads:
         env["NUMBA_NUM_THREADS"] = str(threads)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                       capture_output=True, text=True, check=False, env=env, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-4000:] + r.stderr[-8000:])
@@ -180,21 +207,31 @@ def machine() -> dict:
     import xarray as xr
     import zarr
 
-    return _machine.machine(numpy=np.__version__, pandas=pd.__version__, numba=numba.__version__,
-                            zarr=zarr.__version__, xarray=xr.__version__)
+    return _machine.machine(
+        numpy=np.__version__,
+        pandas=pd.__version__,
+        numba=numba.__version__,
+        zarr=zarr.__version__,
+        xarray=xr.__version__,
+    )
 
 
 def ensure_catalog(path: Path, synth_preset: str, seed: int) -> bool:
     """Generate the synthetic catalog at ``path`` if it is missing; True if generated."""
     if path.exists():
         return False
-    print(f"{path} is missing: generating it with `espb catalog synth --preset {synth_preset} "
-          f"--seed {seed}` (the paper preset takes ~20 s)", flush=True)
+    print(
+        f"{path} is missing: generating it with `espb catalog synth --preset {synth_preset} "
+        f"--seed {seed}` (the paper preset takes ~20 s)",
+        flush=True,
+    )
     exe = Path(sys.executable).with_name("espb")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "espb.cli.main"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([*cmd, "catalog", "synth", "--preset", synth_preset, "--seed", str(seed),
-                        "-o", str(path)], check=False)
+    r = subprocess.run(
+        [*cmd, "catalog", "synth", "--preset", synth_preset, "--seed", str(seed), "-o", str(path)],
+        check=False,
+    )
     if r.returncode != 0 or not path.exists():
         raise SystemExit(f"generating the catalog {path} failed (exit {r.returncode})")
     return True
@@ -233,12 +270,16 @@ def reference_check(events, cfg, store: Path, args) -> dict:
     du = np.abs(fast["n_used"].astype("int64") - ref["n_used"])
     n_cd = len(cells) * len(days)
     return {
-        "cells": [list(c) for c in cells], "days": days, "n_cell_days": n_cd,
+        "cells": [list(c) for c in cells],
+        "days": days,
+        "n_cell_days": n_cd,
         "n_cells_active_on_days": n_active,
         "n_cell_days_with_events": int((ref["n_events"] > 0).sum()),
         "n_cell_days_with_b": int((ref["b"] > 0).sum()),
-        "seconds": ref_s, "seconds_per_cell_day": ref_s / n_cd,
-        "max_abs_b_diff": float(db.max()), "max_abs_n_events_diff": int(dn.max()),
+        "seconds": ref_s,
+        "seconds_per_cell_day": ref_s / n_cd,
+        "max_abs_b_diff": float(db.max()),
+        "max_abs_n_events_diff": int(dn.max()),
         "max_abs_n_used_diff": int(du.max()),
         "n_mismatches": int(((db > B_TOL) | (dn > 0) | (du > 0)).sum()),
     }
@@ -255,28 +296,51 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         print(json.dumps(child(json.loads(sys.argv[2]))))
         return 0
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--catalog", type=Path, default=ROOT / "outputs/paper/catalog.parquet",
-                    help="event table (.parquet); generated if missing")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--catalog",
+        type=Path,
+        default=ROOT / "outputs/paper/catalog.parquet",
+        help="event table (.parquet); generated if missing",
+    )
     ap.add_argument("--synth-preset", default="paper", help="synthetic preset used to generate it")
     ap.add_argument("--seed", type=int, default=0, help="seed used to generate the catalog")
     ap.add_argument("--preset", default="paper", help="cube preset (conf/bvalue/<preset>.yaml)")
     ap.add_argument("--dr", type=float, default=0.65, help="radius (deg) of the timed cube")
     ap.add_argument("--dt", type=int, default=730, help="window (days) of the timed cube")
     ap.add_argument("--mode", default=None, help="paper | binned | classic (default: the preset's)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="cube setting override, e.g. --set end=2001-12-31 (repeatable)")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="cube setting override, e.g. --set end=2001-12-31 (repeatable)",
+    )
     ap.add_argument("--ref-cells", type=int, default=12, help="cells of the reference subset")
     ap.add_argument("--ref-days", type=int, default=8, help="days of the reference subset")
     ap.add_argument("--ref-seed", type=int, default=0, help="seed of the subset's choice")
     ap.add_argument("--all12", action="store_true", help="also build the 12 sweep cubes")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="NUMBA_NUM_THREADS for the builds (default: Numba's, i.e. all cores)")
-    ap.add_argument("--cache-dir", type=Path, default=None,
-                    help="keep the cubes here (default: a temporary directory, removed)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="JSON results (default benchmarks/results/cube-<preset>.json)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="NUMBA_NUM_THREADS for the builds (default: Numba's, i.e. all cores)",
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep the cubes here (default: a temporary directory, removed)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON results (default benchmarks/results/cube-<preset>.json)",
+    )
     args = ap.parse_args()
 
     from espb.bvalue.config import load_cube_config
@@ -285,16 +349,27 @@ def main() -> int:
     fields = {"dr": args.dr, "dt": args.dt, "mode": args.mode}
     try:
         cfg = load_cube_config(args.preset, args.overrides, **fields)
-        sweep = [load_cube_config(args.preset, args.overrides, dr=dr, dt=dt, mode=args.mode)
-                 for dr in SWEEP_DR for dt in SWEEP_DT] if args.all12 else []
+        sweep = (
+            [
+                load_cube_config(args.preset, args.overrides, dr=dr, dt=dt, mode=args.mode)
+                for dr in SWEEP_DR
+                for dt in SWEEP_DT
+            ]
+            if args.all12
+            else []
+        )
     except EspbError as exc:
         ap.error(str(exc))
     generated = ensure_catalog(args.catalog, args.synth_preset, args.seed)
     out_path = args.out or ROOT / "benchmarks/results" / f"cube-{args.preset}.json"
     tmp = None if args.cache_dir else tempfile.mkdtemp(prefix="espb-bench-cube-")
     cache_dir = str(Path(args.cache_dir or tmp).resolve())
-    spec = {"catalog": str(args.catalog.resolve()), "preset": args.preset,
-            "overrides": args.overrides, "cache_dir": cache_dir}
+    spec = {
+        "catalog": str(args.catalog.resolve()),
+        "preset": args.preset,
+        "overrides": args.overrides,
+        "cache_dir": cache_dir,
+    }
     try:
         print(f"building the cube (dr={cfg.dr:g}, dt={cfg.dt}) in a child process ...", flush=True)
         main_run = run_child({**spec, "cubes": [fields], "discard": False}, args.threads)
@@ -310,9 +385,18 @@ def main() -> int:
         all12 = None
         if sweep:
             print("building the 12 sweep cubes in a child process ...", flush=True)
-            all12 = run_child({**spec, "cubes": [{"dr": dr, "dt": dt, "mode": args.mode}
-                                                 for dr in SWEEP_DR for dt in SWEEP_DT],
-                               "discard": tmp is not None}, args.threads)
+            all12 = run_child(
+                {
+                    **spec,
+                    "cubes": [
+                        {"dr": dr, "dt": dt, "mode": args.mode}
+                        for dr in SWEEP_DR
+                        for dt in SWEEP_DT
+                    ],
+                    "discard": tmp is not None,
+                },
+                args.threads,
+            )
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -322,8 +406,11 @@ def main() -> int:
     paper_size = tuple(cube["shape"]) == PAPER_SHAPE
     targets = [
         ("build <= 60 s", f"{cube['total_s']:.1f} s", cube["total_s"] <= TARGET_BUILD_S),
-        ("peak RSS < 4 GB", f"{main_run['peak_rss_gb']:.2f} GB",
-         main_run["peak_rss_gb"] < TARGET_RSS_GB),
+        (
+            "peak RSS < 4 GB",
+            f"{main_run['peak_rss_gb']:.2f} GB",
+            main_run["peak_rss_gb"] < TARGET_RSS_GB,
+        ),
         ("speed-up >= 100x", f"{speedup:,.0f}x", speedup >= TARGET_SPEEDUP),
     ]
     if all12 is not None:
@@ -334,62 +421,97 @@ def main() -> int:
     mach = machine()
     mach["numba_threads"] = main_run["numba_threads"]
     res = {
-        "machine": mach, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": mach,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "catalog": str(args.catalog), "catalog_generated": generated,
-        "n_catalog": main_run["n_catalog"], "catalog_hash": main_run["catalog_hash"],
-        "preset": args.preset, "overrides": args.overrides, "config": cfg.key_fields(),
+        "catalog": str(args.catalog),
+        "catalog_generated": generated,
+        "n_catalog": main_run["n_catalog"],
+        "catalog_hash": main_run["catalog_hash"],
+        "preset": args.preset,
+        "overrides": args.overrides,
+        "config": cfg.key_fields(),
         "paper_size": paper_size,
         "build": {k: v for k, v in main_run.items() if k != "cubes"} | {"cube": cube},
-        "reference": ref, "speedup": speedup, "fast_seconds_per_cell_day": fast_per_cd,
+        "reference": ref,
+        "speedup": speedup,
+        "fast_seconds_per_cell_day": fast_per_cd,
         "agree": agree,
         "targets": [{"target": t, "value": v, "pass": bool(p)} for t, v, p in targets],
         "all12": all12,
     }
 
     m = mach
-    print(f"machine: {m.get('cpu', '?')}, {m['cpus']} CPUs ({m.get('affinity_cpus', '?')} usable), "
-          f"{m.get('mem_gb', '?')} GB RAM, {m['platform']}, Python {m['python']}, numpy "
-          f"{m['numpy']}, numba {m['numba']} ({m['numba_threads']} threads), zarr {m['zarr']}")
-    print(f"catalog: {args.catalog}{' (generated now)' if generated else ''}: "
-          f"{main_run['n_catalog']:,} events, hash {main_run['catalog_hash']}")
+    print(
+        f"machine: {m.get('cpu', '?')}, {m['cpus']} CPUs ({m.get('affinity_cpus', '?')} usable), "
+        f"{m.get('mem_gb', '?')} GB RAM, {m['platform']}, Python {m['python']}, numpy "
+        f"{m['numpy']}, numba {m['numba']} ({m['numba_threads']} threads), zarr {m['zarr']}"
+    )
+    print(
+        f"catalog: {args.catalog}{' (generated now)' if generated else ''}: "
+        f"{main_run['n_catalog']:,} events, hash {main_run['catalog_hash']}"
+    )
     shp = " x ".join(str(x) for x in cube["shape"])
-    print(f"cube: preset {args.preset!r}, mode={cfg.mode}, dr={cfg.dr:g} deg, dt={cfg.dt} d, "
-          f"{cfg.start}..{cfg.end}, region {cfg.region}: {shp} = {cube['cell_days']:,} cell-days; "
-          f"{cube['n_events_used']:,} events used, {cube['pairs']:,} (event, cell) pairs")
+    print(
+        f"cube: preset {args.preset!r}, mode={cfg.mode}, dr={cfg.dr:g} deg, dt={cfg.dt} d, "
+        f"{cfg.start}..{cfg.end}, region {cfg.region}: {shp} = {cube['cell_days']:,} cell-days; "
+        f"{cube['n_events_used']:,} events used, {cube['pairs']:,} (event, cell) pairs"
+    )
     b = main_run
-    print(f"  child: load catalog {b['load_s']:6.1f} s   hash {b['hash_s']:5.1f} s   "
-          f"warm-up/JIT (tiny cube, not timed below) {b['warmup_s']:5.1f} s   "
-          f"whole child {b['process_wall_s']:.1f} s")
+    print(
+        f"  child: load catalog {b['load_s']:6.1f} s   hash {b['hash_s']:5.1f} s   "
+        f"warm-up/JIT (tiny cube, not timed below) {b['warmup_s']:5.1f} s   "
+        f"whole child {b['process_wall_s']:.1f} s"
+    )
     print(f"  prepare events {cube['prepare_s']:7.2f} s")
     print(f"  compute        {cube['compute_s']:7.2f} s")
     print(f"  write zarr     {cube['write_s']:7.2f} s   ({cube['store_mb']:.0f} MB)")
-    print(f"  build total    {cube['total_s']:7.2f} s   {fmt_rate(cube['events_per_s'])}events/s   "
-          f"{fmt_rate(cube['cell_days_per_s'])}cell-days/s   "
-          f"(load + hash + build {b['load_s'] + b['hash_s'] + cube['total_s']:.1f} s)")
-    print(f"  peak RSS {b['peak_rss_gb']:.2f} GB (imports {b['rss_after_imports_gb']:.2f}, "
-          f"after loading the catalog {b['rss_after_load_gb']:.2f}, after warm-up "
-          f"{b['rss_after_warmup_gb']:.2f})")
-    print(f"reference: {len(ref['cells'])} cells x {len(ref['days'])} days = {ref['n_cell_days']} "
-          f"cell-days ({ref['n_cell_days_with_events']} with events, {ref['n_cell_days_with_b']} "
-          f"with b > 0) in {ref['seconds']:.2f} s = {ref['seconds_per_cell_day'] * 1e3:.3g} ms "
-          f"per cell-day; fast: {fast_per_cd * 1e9:.0f} ns per cell-day; speed-up {speedup:,.0f}x")
-    print(f"  fast cube vs reference: max |b diff| {ref['max_abs_b_diff']:.2e} (tol {B_TOL:g}), "
-          f"max n_events diff {ref['max_abs_n_events_diff']}, max n_used diff "
-          f"{ref['max_abs_n_used_diff']}: {'AGREE' if agree else 'MISMATCH'} "
-          f"({ref['n_mismatches']} cell-days differ)")
+    print(
+        f"  build total    {cube['total_s']:7.2f} s   {fmt_rate(cube['events_per_s'])}events/s   "
+        f"{fmt_rate(cube['cell_days_per_s'])}cell-days/s   "
+        f"(load + hash + build {b['load_s'] + b['hash_s'] + cube['total_s']:.1f} s)"
+    )
+    print(
+        f"  peak RSS {b['peak_rss_gb']:.2f} GB (imports {b['rss_after_imports_gb']:.2f}, "
+        f"after loading the catalog {b['rss_after_load_gb']:.2f}, after warm-up "
+        f"{b['rss_after_warmup_gb']:.2f})"
+    )
+    print(
+        f"reference: {len(ref['cells'])} cells x {len(ref['days'])} days = {ref['n_cell_days']} "
+        f"cell-days ({ref['n_cell_days_with_events']} with events, {ref['n_cell_days_with_b']} "
+        f"with b > 0) in {ref['seconds']:.2f} s = {ref['seconds_per_cell_day'] * 1e3:.3g} ms "
+        f"per cell-day; fast: {fast_per_cd * 1e9:.0f} ns per cell-day; speed-up {speedup:,.0f}x"
+    )
+    print(
+        f"  fast cube vs reference: max |b diff| {ref['max_abs_b_diff']:.2e} (tol {B_TOL:g}), "
+        f"max n_events diff {ref['max_abs_n_events_diff']}, max n_used diff "
+        f"{ref['max_abs_n_used_diff']}: {'AGREE' if agree else 'MISMATCH'} "
+        f"({ref['n_mismatches']} cell-days differ)"
+    )
     if all12 is not None:
-        print(f"12 sweep cubes (one child; load {all12['load_s']:.1f} s, warm-up "
-              f"{all12['warmup_s']:.1f} s, peak RSS {all12['peak_rss_gb']:.2f} GB):")
-        print(f"  {'dr':>5} {'dt':>4} {'compute s':>9} {'write s':>8} {'total s':>8} "
-              f"{'pairs':>13} {'events/s':>9} {'RSS GB':>7}")
+        print(
+            f"12 sweep cubes (one child; load {all12['load_s']:.1f} s, warm-up "
+            f"{all12['warmup_s']:.1f} s, peak RSS {all12['peak_rss_gb']:.2f} GB):"
+        )
+        print(
+            f"  {'dr':>5} {'dt':>4} {'compute s':>9} {'write s':>8} {'total s':>8} "
+            f"{'pairs':>13} {'events/s':>9} {'RSS GB':>7}"
+        )
         for c in all12["cubes"]:
-            print(f"  {c['dr']:5.2f} {c['dt']:4d} {c['compute_s']:9.2f} {c['write_s']:8.2f} "
-                  f"{c['total_s']:8.2f} {c['pairs']:13,} {fmt_rate(c['events_per_s']):>8}  "
-                  f"{c['peak_rss_gb_so_far']:7.2f}")
+            print(
+                f"  {c['dr']:5.2f} {c['dt']:4d} {c['compute_s']:9.2f} {c['write_s']:8.2f} "
+                f"{c['total_s']:8.2f} {c['pairs']:13,} {fmt_rate(c['events_per_s']):>8}  "
+                f"{c['peak_rss_gb_so_far']:7.2f}"
+            )
         print(f"  sum {sum(c['total_s'] for c in all12['cubes']):.1f} s")
-    note = "" if paper_size else (f"  (this {shp} cube is not the paper-size "
-                                  f"{' x '.join(map(str, PAPER_SHAPE))} one: targets informational)")
+    note = (
+        ""
+        if paper_size
+        else (
+            f"  (this {shp} cube is not the paper-size "
+            f"{' x '.join(map(str, PAPER_SHAPE))} one: targets informational)"
+        )
+    )
     print("targets:" + note)
     for t, v, p in targets:
         print(f"  {t:<24} {v:>12}   {'PASS' if p else 'FAIL'}")

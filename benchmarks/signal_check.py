@@ -49,10 +49,15 @@ def run(out: Path, overrides: list[str]) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="outputs/signal_check")
-    ap.add_argument("--null", action="store_true",
-                    help="also run on the null catalog (same seismicity, nothing planted): informational")
+    ap.add_argument(
+        "--null",
+        action="store_true",
+        help="also run on the null catalog (same seismicity, nothing planted): informational",
+    )
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides (default experiment: demo)")
     a = ap.parse_args()
     out = Path(a.out)
@@ -61,21 +66,31 @@ def main() -> int:
     shuffled = run(out, [*base, "training.shuffle_labels=true"])
     ok_p = planted["auc_second_half"] >= 0.7
     ok_s = 0.4 <= shuffled["auc_second_half"] <= 0.6
-    result = {"machine": machine(), "overrides": base, "planted": planted, "shuffled": shuffled,
-              "pass_planted": ok_p, "pass_shuffled": ok_s}
+    result = {
+        "machine": machine(),
+        "overrides": base,
+        "planted": planted,
+        "shuffled": shuffled,
+        "pass_planted": ok_p,
+        "pass_shuffled": ok_s,
+    }
     if a.null:
         result["null_catalog"] = run(out, [*base, "catalog.precursors=null"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "signal_check.json").write_text(json.dumps(result, indent=1, default=str))
     for name, s, ok in (("planted", planted, ok_p), ("shuffled labels", shuffled, ok_s)):
-        print(f"{name:>16}: AUC second half {s['auc_second_half']:.3f} ({s['n_second_half']:.0f} samples), "
-              f"dev cumulative accuracy {s.get('val_acc_cumulative', float('nan')):.3f}, "
-              f"test {s.get('test_acc_cumulative', float('nan')):.3f}, {s['wall_s']:.0f} s  "
-              f"[{'pass' if ok else 'FAIL'}]")
+        print(
+            f"{name:>16}: AUC second half {s['auc_second_half']:.3f} ({s['n_second_half']:.0f} samples), "
+            f"dev cumulative accuracy {s.get('val_acc_cumulative', float('nan')):.3f}, "
+            f"test {s.get('test_acc_cumulative', float('nan')):.3f}, {s['wall_s']:.0f} s  "
+            f"[{'pass' if ok else 'FAIL'}]"
+        )
     if a.null:
         s = result["null_catalog"]
-        print(f"{'null catalog':>16}: AUC second half {s['auc_second_half']:.3f} ({s['n_second_half']:.0f} samples), "
-              f"dev cumulative accuracy {s.get('val_acc_cumulative', float('nan')):.3f}, {s['wall_s']:.0f} s  [informational]")
+        print(
+            f"{'null catalog':>16}: AUC second half {s['auc_second_half']:.3f} ({s['n_second_half']:.0f} samples), "
+            f"dev cumulative accuracy {s.get('val_acc_cumulative', float('nan')):.3f}, {s['wall_s']:.0f} s  [informational]"
+        )
     print(f"machine: {result['machine']}")
     return 0 if ok_p and ok_s else 1
 

@@ -52,7 +52,10 @@ def demo_share(out: Path) -> dict:
     from espb.paths import conf_dir
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=demo", f"out_dir={out}", "run.force=true", "run.progress=false"])
+        cfg = compose(
+            "train",
+            overrides=["experiment=demo", f"out_dir={out}", "run.force=true", "run.progress=false"],
+        )
     main_task(cfg)
     newest = max((out / "runs" / "demo").glob("*/state.json"), key=lambda p: p.stat().st_mtime)
     st = json.loads(newest.read_text())
@@ -74,21 +77,30 @@ class ZarrBlocks(torch.utils.data.Dataset):
         if self.da is None:  # opened lazily (once per worker)
             self.da = xr.open_zarr(self.store, consolidated=False, chunks=None)["b"]
         t, r, c = (int(v) for v in self.centres[i])
-        x = self.da[t - self.L:t, r - self.h:r + self.h, c - self.h:c + self.h].values
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.tensor(float(i % 2))
+        x = self.da[t - self.L : t, r - self.h : r + self.h, c - self.h : c + self.h].values
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.tensor(
+            float(i % 2)
+        )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cube", type=Path, default=None)
     ap.add_argument("--lookback", type=int, default=512)
-    ap.add_argument("--batches", type=int, default=12, help="timed batches per path (after 2 warm-up)")
+    ap.add_argument(
+        "--batches", type=int, default=12, help="timed batches per path (after 2 warm-up)"
+    )
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("outputs"))
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/train_throughput.json"))
-    ap.add_argument("--demo", action="store_true",
-                    help="also run the demo experiment (run.force=true, ~5 min) and report the share of its "
-                         "wall time spent outside forward/backward (target <= 10 %%)")
+    ap.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run the demo experiment (run.force=true, ~5 min) and report the share of its "
+        "wall time spent outside forward/backward (target <= 10 %%)",
+    )
     a = ap.parse_args()
 
     import pandas as pd
@@ -108,7 +120,9 @@ def main() -> int:
     L, P, B = a.lookback, 32, 32
     n = (a.batches + 2) * B
     rng = np.random.default_rng(0)
-    centres = np.stack([rng.integers(L, T, n), rng.integers(16, H - 16 + 1, n), rng.integers(16, W - 16 + 1, n)], 1)
+    centres = np.stack(
+        [rng.integers(L, T, n), rng.integers(16, H - 16 + 1, n), rng.integers(16, W - 16 + 1, n)], 1
+    )
     table = pd.DataFrame(centres, columns=["target", "row", "col"])
     fabric = make_fabric(TrainConfig(accelerator="cpu"))
     torch.manual_seed(0)
@@ -142,19 +156,31 @@ def main() -> int:
     espb_rate = a.batches * B / (g_s + s_s)
 
     # --- plain DataLoader reading every block from zarr
-    dl = torch.utils.data.DataLoader(ZarrBlocks(store, centres, L, P), batch_size=B, shuffle=False,
-                                     num_workers=a.workers)
+    dl = torch.utils.data.DataLoader(
+        ZarrBlocks(store, centres, L, P), batch_size=B, shuffle=False, num_workers=a.workers
+    )
     it = iter(dl)
     r_s, z_s = timed(lambda k: next(it))
     zarr_rate = a.batches * B / (r_s + z_s)
     res = {
-        "machine": machine(torch=torch.__version__), "store": str(store), "cube_shape": [T, H, W],
-        "block": [L, P, P], "batch": B, "timed_batches": a.batches, "workers": a.workers,
+        "machine": machine(torch=torch.__version__),
+        "store": str(store),
+        "cube_shape": [T, H, W],
+        "block": [L, P, P],
+        "batch": B,
+        "timed_batches": a.batches,
+        "workers": a.workers,
         "cube_load_s": load_s,
-        "espb": {"samples_per_s": espb_rate, "gather_ms_per_batch": 1e3 * g_s / a.batches,
-                 "step_ms_per_batch": 1e3 * s_s / a.batches},
-        "zarr_dataloader": {"samples_per_s": zarr_rate, "read_ms_per_batch": 1e3 * r_s / a.batches,
-                            "step_ms_per_batch": 1e3 * z_s / a.batches},
+        "espb": {
+            "samples_per_s": espb_rate,
+            "gather_ms_per_batch": 1e3 * g_s / a.batches,
+            "step_ms_per_batch": 1e3 * s_s / a.batches,
+        },
+        "zarr_dataloader": {
+            "samples_per_s": zarr_rate,
+            "read_ms_per_batch": 1e3 * r_s / a.batches,
+            "step_ms_per_batch": 1e3 * z_s / a.batches,
+        },
         "ratio": espb_rate / zarr_rate,
         "data_path_ratio": (r_s / a.batches) / max(g_s / a.batches, 1e-12),
     }
@@ -163,17 +189,25 @@ def main() -> int:
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
     print(f"blocks {L}x{P}x{P}, batch {B}, cube {T}x{H}x{W} ({load_s:.1f} s to load into memory)")
-    print(f"  espb (in-memory gather): {espb_rate:7.1f} samples/s  gather {res['espb']['gather_ms_per_batch']:.1f} ms + "
-          f"step {res['espb']['step_ms_per_batch']:.1f} ms per batch")
-    print(f"  zarr DataLoader (w={a.workers}):  {zarr_rate:7.1f} samples/s  read {res['zarr_dataloader']['read_ms_per_batch']:.1f} ms + "
-          f"step {res['zarr_dataloader']['step_ms_per_batch']:.1f} ms per batch")
-    print(f"  ratio {res['ratio']:.2f}x end to end (target >= 5x); data path alone: zarr read / gather = "
-          f"{res['data_path_ratio']:.1f}x")
+    print(
+        f"  espb (in-memory gather): {espb_rate:7.1f} samples/s  gather {res['espb']['gather_ms_per_batch']:.1f} ms + "
+        f"step {res['espb']['step_ms_per_batch']:.1f} ms per batch"
+    )
+    print(
+        f"  zarr DataLoader (w={a.workers}):  {zarr_rate:7.1f} samples/s  read {res['zarr_dataloader']['read_ms_per_batch']:.1f} ms + "
+        f"step {res['zarr_dataloader']['step_ms_per_batch']:.1f} ms per batch"
+    )
+    print(
+        f"  ratio {res['ratio']:.2f}x end to end (target >= 5x); data path alone: zarr read / gather = "
+        f"{res['data_path_ratio']:.1f}x"
+    )
     if a.demo:
         d = res["demo_run"]
-        print(f"  demo run: {d['time/wall_s']:.0f} s wall, {d['time/fwd_bwd_s']:.0f} s forward/backward, "
-              f"{100 * d['time/share_outside_fwd_bwd']:.1f} % outside (target <= 10 %), "
-              f"{d['time/train_samples_per_s']:.0f} training samples/s")
+        print(
+            f"  demo run: {d['time/wall_s']:.0f} s wall, {d['time/fwd_bwd_s']:.0f} s forward/backward, "
+            f"{100 * d['time/share_outside_fwd_bwd']:.1f} % outside (target <= 10 %), "
+            f"{d['time/train_samples_per_s']:.0f} training samples/s"
+        )
     print(f"  machine: {res['machine']}")
     return 0
 

@@ -18,9 +18,21 @@ def record_build(root: str | Path, kind: str, key: str, seconds: float, **extra)
     ``write`` on a file opened with O_APPEND: lines of concurrent builders never interleave."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"kind": kind, "key": key, "seconds": round(float(seconds), 3), "pid": os.getpid(),
-                       "host": socket.gethostname(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       **extra}, default=str) + "\n"
+    line = (
+        json.dumps(
+            {
+                "kind": kind,
+                "key": key,
+                "seconds": round(float(seconds), 3),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **extra,
+            },
+            default=str,
+        )
+        + "\n"
+    )
     fd = os.open(root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())

@@ -24,7 +24,9 @@ def resolve_preset(name: str | Path, group: str) -> Path:
     path = p if p.suffix in (".yaml", ".yml") else conf_dir() / group / f"{name}.yaml"
     if not path.exists():
         known = sorted(f.stem for f in (conf_dir() / group).glob("*.yaml"))
-        raise ConfigError(f"{group}: preset {str(name)!r} not found ({path}); use one of {known} or a YAML file")
+        raise ConfigError(
+            f"{group}: preset {str(name)!r} not found ({path}); use one of {known} or a YAML file"
+        )
     return path
 
 

@@ -117,7 +117,9 @@ def open_cube(store: str | Path) -> xr.Dataset:
     store = Path(store)
     why = check_store(store)
     if why is not None:
-        raise EspbError(f"{store}: not a complete espb cube: {why}; rebuild it with `espb cube build`")
+        raise EspbError(
+            f"{store}: not a complete espb cube: {why}; rebuild it with `espb cube build`"
+        )
     with warnings.catch_warnings():  # zarr notes the manifest file, which is ours
         warnings.filterwarnings("ignore", message=f"Object at {MANIFEST} is not recognized")
         return xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
@@ -210,9 +212,15 @@ def get_cube(
         t1 = time.perf_counter()
         write_store(ds, tmp, cfg)
         del ds
-        _write_manifest(tmp, key, {
-            "catalog_hash": h, "config": cfg.key_fields(), "created": pd.Timestamp.now("UTC").isoformat(),
-        })
+        _write_manifest(
+            tmp,
+            key,
+            {
+                "catalog_hash": h,
+                "config": cfg.key_fields(),
+                "created": pd.Timestamp.now("UTC").isoformat(),
+            },
+        )
         stats["write_s"] = time.perf_counter() - t1
         _discard(final)  # a broken store under the final name
         os.replace(tmp, final)
@@ -227,15 +235,23 @@ def list_cubes(cache_dir: str | Path | None = None) -> list[dict]:
     """Every store in the cache with its settings and status."""
     root = cache_root(cache_dir) / "cubes"
     rows = []
-    stores = sorted(p for p in root.glob("*.zarr") if not p.name.startswith(".")) if root.is_dir() else []
+    stores = (
+        sorted(p for p in root.glob("*.zarr") if not p.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
     for p in stores:  # not the hidden leftovers of killed builds (.trash-*.zarr)
         why = check_store(p)
         row = {"path": str(p), "ok": why is None, "problem": why}
         if why is None:
             m = json.loads((p / MANIFEST).read_text())
             conf = m.get("config", {})
-            row.update(key=m["key"], catalog_hash=m.get("catalog_hash"), created=m.get("created"),
-                       size_mb=sum(m["files"].values()) / 1e6,
-                       **{k: conf.get(k) for k in ("mode", "dr", "dt", "start", "end")})
+            row.update(
+                key=m["key"],
+                catalog_hash=m.get("catalog_hash"),
+                created=m.get("created"),
+                size_mb=sum(m["files"].values()) / 1e6,
+                **{k: conf.get(k) for k in ("mode", "dr", "dt", "start", "end")},
+            )
         rows.append(row)
     return rows

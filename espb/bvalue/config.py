@@ -66,10 +66,14 @@ class CubeConfig:
         if int(self.dt) != self.dt or self.dt < 1:
             raise ConfigError(f"{where}: dt={self.dt} must be a whole number of days >= 1")
         if len(self.region) != 4:
-            raise ConfigError(f"{where}: region needs [lat_min, lat_max, lon_min, lon_max], got {self.region}")
+            raise ConfigError(
+                f"{where}: region needs [lat_min, lat_max, lon_min, lon_max], got {self.region}"
+            )
         la0, la1, lo0, lo1 = self.region
         if not (-90 <= la0 < la1 <= 90 and -180 <= lo0 < lo1 <= 360):
-            raise ConfigError(f"{where}: region {self.region} is not [lat_min < lat_max, lon_min < lon_max]")
+            raise ConfigError(
+                f"{where}: region {self.region} is not [lat_min < lat_max, lon_min < lon_max]"
+            )
         if not (self.resolution > 0):
             raise ConfigError(f"{where}: resolution={self.resolution} must be > 0 (degrees)")
         for span, what in ((la1 - la0, "latitude"), (lo1 - lo0, "longitude")):
@@ -82,7 +86,9 @@ class CubeConfig:
         try:
             s, e = self.start_ts, self.end_ts
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{where}: start/end {self.start!r}/{self.end!r} are not dates (YYYY-MM-DD)") from exc
+            raise ConfigError(
+                f"{where}: start/end {self.start!r}/{self.end!r} are not dates (YYYY-MM-DD)"
+            ) from exc
         if e < s:
             raise ConfigError(f"{where}: end {self.end} is before start {self.start}")
         if self.mode == "classic" and self.threshold is None:
@@ -99,7 +105,9 @@ class CubeConfig:
         if not (self.b_max > 0):
             raise ConfigError(f"{where}: b_max={self.b_max} must be > 0")
         if len(self.chunks) != 3 or min(self.chunks) < 1:
-            raise ConfigError(f"{where}: chunks={self.chunks} must be three positive sizes (time, lat, lon)")
+            raise ConfigError(
+                f"{where}: chunks={self.chunks} must be three positive sizes (time, lat, lon)"
+            )
 
     # ------------------------------------------------------------------ derived values
     @property

@@ -39,7 +39,9 @@ def prepare_events(events: pd.DataFrame, cfg: CubeConfig) -> CubeInputs:
     """Select and convert the event table's columns for the kernel; checks the magnitudes."""
     for col in ("time", "latitude", "longitude", "mw"):
         if col not in events.columns:
-            raise EspbError(f"event table lacks column {col!r}; build it with `espb catalog ingest` or `synth`")
+            raise EspbError(
+                f"event table lacks column {col!r}; build it with `espb catalog ingest` or `synth`"
+            )
     t_ns = pd.DatetimeIndex(events["time"]).as_unit("ns").asi8
     order = np.argsort(t_ns, kind="stable")  # time order; ties keep the table's order
     day = day_index(events["time"], cfg.start_ts)[order]
@@ -70,9 +72,14 @@ def prepare_events(events: pd.DataFrame, cfg: CubeConfig) -> CubeInputs:
     n_before = int(np.count_nonzero(day < -(cfg.dt - 1)))
     n_after = int(np.count_nonzero(day > cfg.n_days - 1))
     return CubeInputs(
-        lat=np.ascontiguousarray(lat), lon=np.ascontiguousarray(lon),
-        day=np.ascontiguousarray(day[keep].astype(np.int64)), mag=np.ascontiguousarray(mag),
-        n_catalog=len(events), n_before=n_before, n_after=n_after, n_rounded=n_rounded,
+        lat=np.ascontiguousarray(lat),
+        lon=np.ascontiguousarray(lon),
+        day=np.ascontiguousarray(day[keep].astype(np.int64)),
+        mag=np.ascontiguousarray(mag),
+        n_catalog=len(events),
+        n_before=n_before,
+        n_after=n_after,
+        n_rounded=n_rounded,
     )
 
 
@@ -99,10 +106,28 @@ def compute_arrays(
     for i0 in range(0, n_rows, rows_per_stripe):
         i1 = min(i0 + rows_per_stripe, n_rows)
         pairs += compute_stripe(
-            inp.lat, inp.lon, inp.day, inp.mag, lat_c, lon_c, i0, i1, res=float(cfg.resolution),
-            box=box, metric=cfg.metric, r=r, ndays=cfg.n_days, dt=int(cfg.dt),
-            classic=MODE_CODES[cfg.mode] == 2, thr=thr, slack=selection_slack(dm), dm=dm,
-            b_max=float(cfg.b_max), out_b=out_b, out_n=out_n, out_u=out_u,
+            inp.lat,
+            inp.lon,
+            inp.day,
+            inp.mag,
+            lat_c,
+            lon_c,
+            i0,
+            i1,
+            res=float(cfg.resolution),
+            box=box,
+            metric=cfg.metric,
+            r=r,
+            ndays=cfg.n_days,
+            dt=int(cfg.dt),
+            classic=MODE_CODES[cfg.mode] == 2,
+            thr=thr,
+            slack=selection_slack(dm),
+            dm=dm,
+            b_max=float(cfg.b_max),
+            out_b=out_b,
+            out_n=out_n,
+            out_u=out_u,
         )
         if progress is not None:
             progress(i1, n_rows, f"rows {i1}/{n_rows}")
@@ -111,7 +136,12 @@ def compute_arrays(
 
 
 def to_dataset(
-    b: np.ndarray, n: np.ndarray, u: np.ndarray, cfg: CubeConfig, catalog_hash: str, key: str,
+    b: np.ndarray,
+    n: np.ndarray,
+    u: np.ndarray,
+    cfg: CubeConfig,
+    catalog_hash: str,
+    key: str,
     inp: CubeInputs,
 ) -> xr.Dataset:
     """Wrap the arrays with named dims, cell-centre coordinates and CF-style attributes."""
@@ -125,36 +155,61 @@ def to_dataset(
         "classic": "classic Aki-Utsu on the magnitudes >= Mc (threshold), no b-positive",
     }[cfg.mode]
     used_desc = (
-        "number of magnitudes >= Mc in the cylinder" if cfg.mode == "classic"
+        "number of magnitudes >= Mc in the cylinder"
+        if cfg.mode == "classic"
         else "number of positive magnitude differences >= threshold used (b-positive)"
     )
     ds = xr.Dataset(
         data_vars={
-            "b": (("time", "lat", "lon"), b, {
-                "long_name": f"Gutenberg-Richter b-value ({mode_desc})",
-                "units": "1", "valid_min": 0.0, "valid_max": float(cfg.b_max),
-                "comment": "0 where fewer than two events, no usable differences or all magnitudes "
-                           "equal; infinite or larger values clipped to valid_max (paper Section 2.1)",
-            }),
-            "n_events": (("time", "lat", "lon"), n, {
-                "long_name": "number of events in the cylinder (within dr, in the dt days ending that day)",
-                "units": "1",
-            }),
+            "b": (
+                ("time", "lat", "lon"),
+                b,
+                {
+                    "long_name": f"Gutenberg-Richter b-value ({mode_desc})",
+                    "units": "1",
+                    "valid_min": 0.0,
+                    "valid_max": float(cfg.b_max),
+                    "comment": "0 where fewer than two events, no usable differences or all magnitudes "
+                    "equal; infinite or larger values clipped to valid_max (paper Section 2.1)",
+                },
+            ),
+            "n_events": (
+                ("time", "lat", "lon"),
+                n,
+                {
+                    "long_name": "number of events in the cylinder (within dr, in the dt days ending that day)",
+                    "units": "1",
+                },
+            ),
             "n_used": (("time", "lat", "lon"), u, {"long_name": used_desc, "units": "1"}),
         },
         coords={
-            "time": ("time", times, {
-                "long_name": "day (UTC); the value uses events up to the end of this day",
-                "standard_name": "time",
-            }),
-            "lat": ("lat", cell_centres(la0, la1, cfg.resolution), {
-                "long_name": "latitude of the cell centre", "standard_name": "latitude",
-                "units": "degrees_north",
-            }),
-            "lon": ("lon", cell_centres(lo0, lo1, cfg.resolution), {
-                "long_name": "longitude of the cell centre", "standard_name": "longitude",
-                "units": "degrees_east",
-            }),
+            "time": (
+                "time",
+                times,
+                {
+                    "long_name": "day (UTC); the value uses events up to the end of this day",
+                    "standard_name": "time",
+                },
+            ),
+            "lat": (
+                "lat",
+                cell_centres(la0, la1, cfg.resolution),
+                {
+                    "long_name": "latitude of the cell centre",
+                    "standard_name": "latitude",
+                    "units": "degrees_north",
+                },
+            ),
+            "lon": (
+                "lon",
+                cell_centres(lo0, lo1, cfg.resolution),
+                {
+                    "long_name": "longitude of the cell centre",
+                    "standard_name": "longitude",
+                    "units": "degrees_east",
+                },
+            ),
         },
     )
     fields = cfg.key_fields()
@@ -164,7 +219,7 @@ def to_dataset(
         "Conventions": "CF-1.10",
         "source": "espb.bvalue (Koehler et al., Section 2.1)",
         "references": "Koehler et al., Detecting Spatiotemporal b-Value Anomalies with a Progressive "
-                      "Deep Learning Architecture; van der Elst (2021) doi:10.1029/2020JB021027",
+        "Deep Learning Architecture; van der Elst (2021) doi:10.1029/2020JB021027",
         "espb_version": __version__,
         "espb_algorithm_version": ALGORITHM_VERSION,
         "espb_cube_key": key,
@@ -183,7 +238,11 @@ def to_dataset(
 
 
 def build_cube(
-    events: pd.DataFrame, cfg: CubeConfig, *, catalog_hash: str = "", key: str = "",
+    events: pd.DataFrame,
+    cfg: CubeConfig,
+    *,
+    catalog_hash: str = "",
+    key: str = "",
     progress: Progress | None = None,
 ) -> tuple[xr.Dataset, dict]:
     """Compute a cube in memory (no cache): the Dataset and timing stats."""

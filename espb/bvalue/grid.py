@@ -53,7 +53,9 @@ def within_radius(ev_lat, ev_lon, c_lat: float, c_lon: float, metric: str, r: fl
         dlon = ev_lon - c_lon
         return dlat * dlat + dlon * dlon <= r * r * (1.0 + RADIUS_RTOL)
     if metric == "greatcircle":
-        return haversine_km(c_lat, c_lon, ev_lat, ev_lon, EARTH_RADIUS_KM) <= r * (1.0 + RADIUS_RTOL)
+        return haversine_km(c_lat, c_lon, ev_lat, ev_lon, EARTH_RADIUS_KM) <= r * (
+            1.0 + RADIUS_RTOL
+        )
     raise ValueError(f"unknown metric {metric!r}; use planar or greatcircle")
 
 

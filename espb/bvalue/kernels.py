@@ -65,8 +65,28 @@ def _index_range(x, box, x0, res, lo, hi):
 
 
 @njit(cache=True)
-def _scan_pairs(ev_lat, ev_lon, e0, e1, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon,
-                metric, rr, t, counts, offs, idx, fill):
+def _scan_pairs(
+    ev_lat,
+    ev_lon,
+    e0,
+    e1,
+    lat_c,
+    lon_c,
+    i0,
+    i1,
+    lat0,
+    lon0,
+    res,
+    box_lat,
+    box_lon,
+    metric,
+    rr,
+    t,
+    counts,
+    offs,
+    idx,
+    fill,
+):
     """Visit the (event, cell) pairs of events [e0, e1) and rows [i0, i1): count them per cell
     (``fill`` False) or write the event indices at the thread's offsets (``fill`` True)."""
     nlon = lon_c.size
@@ -92,8 +112,9 @@ def _scan_pairs(ev_lat, ev_lon, e0, e1, lat_c, lon_c, i0, i1, lat0, lon0, res, b
 
 
 @njit(parallel=True, cache=True)
-def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon,
-                 metric, rr, nthreads):
+def _build_lists(
+    ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr, nthreads
+):
     """Cell -> event-index lists for rows [i0, i1), in event (time) order: (start, idx).
 
     A counting sort: each thread counts the pairs of its contiguous share of the events, the
@@ -105,8 +126,28 @@ def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat,
     offs = np.empty((nthreads, ncell), np.int64)
     idx = np.empty(0, np.int32)
     for t in prange(nthreads):
-        _scan_pairs(ev_lat, ev_lon, t * n_ev // nthreads, (t + 1) * n_ev // nthreads, lat_c, lon_c,
-                    i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr, t, counts, offs, idx, False)
+        _scan_pairs(
+            ev_lat,
+            ev_lon,
+            t * n_ev // nthreads,
+            (t + 1) * n_ev // nthreads,
+            lat_c,
+            lon_c,
+            i0,
+            i1,
+            lat0,
+            lon0,
+            res,
+            box_lat,
+            box_lon,
+            metric,
+            rr,
+            t,
+            counts,
+            offs,
+            idx,
+            False,
+        )
     start = np.zeros(ncell + 1, np.int64)
     for c in range(ncell):
         pos = start[c]
@@ -116,8 +157,28 @@ def _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat,
         start[c + 1] = pos
     idx = np.empty(start[ncell], np.int32)
     for t in prange(nthreads):
-        _scan_pairs(ev_lat, ev_lon, t * n_ev // nthreads, (t + 1) * n_ev // nthreads, lat_c, lon_c,
-                    i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr, t, counts, offs, idx, True)
+        _scan_pairs(
+            ev_lat,
+            ev_lon,
+            t * n_ev // nthreads,
+            (t + 1) * n_ev // nthreads,
+            lat_c,
+            lon_c,
+            i0,
+            i1,
+            lat0,
+            lon0,
+            res,
+            box_lat,
+            box_lon,
+            metric,
+            rr,
+            t,
+            counts,
+            offs,
+            idx,
+            True,
+        )
     return start, idx
 
 
@@ -207,8 +268,25 @@ def _cell_classic(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, 
 
 
 @njit(parallel=True, cache=True)
-def _cells(ev_day, ev_mag, start, idx, order, i0, nlon, ndays, dt, classic, thr, slack, dm,
-           b_max, out_b, out_n, out_u):
+def _cells(
+    ev_day,
+    ev_mag,
+    start,
+    idx,
+    order,
+    i0,
+    nlon,
+    ndays,
+    dt,
+    classic,
+    thr,
+    slack,
+    dm,
+    b_max,
+    out_b,
+    out_n,
+    out_u,
+):
     for q in prange(order.size):
         c = order[q]
         s = start[c]
@@ -229,22 +307,65 @@ def _cells(ev_day, ev_mag, start, idx, order, i0, nlon, ndays, dt, classic, thr,
             _cell_bpositive(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, i, j)
 
 
-def compute_stripe(ev_lat, ev_lon, ev_day, ev_mag, lat_c, lon_c, i0, i1, *, res, box, metric, r,
-                   ndays, dt, classic, thr, slack, dm, b_max, out_b, out_n, out_u) -> int:
+def compute_stripe(
+    ev_lat,
+    ev_lon,
+    ev_day,
+    ev_mag,
+    lat_c,
+    lon_c,
+    i0,
+    i1,
+    *,
+    res,
+    box,
+    metric,
+    r,
+    ndays,
+    dt,
+    classic,
+    thr,
+    slack,
+    dm,
+    b_max,
+    out_b,
+    out_n,
+    out_u,
+) -> int:
     """Fill rows [i0, i1) of the output arrays; returns the number of (event, cell) pairs."""
     nthreads = numba.get_num_threads()
     lat0 = float(lat_c[0] - res / 2)
     lon0 = float(lon_c[0] - res / 2)
     code = PLANAR if metric == "planar" else GREATCIRCLE
     if ev_lat.size >= 2**31:
-        raise ValueError("more than 2**31 events in one cube: the kernel's int32 event index overflows")
+        raise ValueError(
+            "more than 2**31 events in one cube: the kernel's int32 event index overflows"
+        )
     rr = r * r * (1.0 + RADIUS_RTOL) if code == PLANAR else r * (1.0 + RADIUS_RTOL)
-    start, idx = _build_lists(ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res,
-                              box[0], box[1], code, rr, nthreads)
+    start, idx = _build_lists(
+        ev_lat, ev_lon, lat_c, lon_c, i0, i1, lat0, lon0, res, box[0], box[1], code, rr, nthreads
+    )
     # heaviest cells first, interleaved, so the threads share the load
     # (numba's prange gives each thread one contiguous chunk of ``order``: deal them round-robin)
     srt = np.argsort(-np.diff(start), kind="stable").astype(np.int64)
     order = np.concatenate([srt[t::nthreads] for t in range(nthreads)])
-    _cells(ev_day, ev_mag, start, idx, order, i0, lon_c.size, ndays, dt, classic, thr, slack,
-           dm, b_max, out_b, out_n, out_u)
+    _cells(
+        ev_day,
+        ev_mag,
+        start,
+        idx,
+        order,
+        i0,
+        lon_c.size,
+        ndays,
+        dt,
+        classic,
+        thr,
+        slack,
+        dm,
+        b_max,
+        out_b,
+        out_n,
+        out_u,
+    )
     return int(start[-1])

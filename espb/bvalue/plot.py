@@ -18,7 +18,9 @@ def pick_day(ds: xr.Dataset, day: str | None) -> int:
     t = pd.Timestamp(day)
     times = pd.DatetimeIndex(ds["time"].values)
     if not times[0] <= t <= times[-1]:
-        raise EspbError(f"--day {day} is outside the cube ({times[0].date()} to {times[-1].date()})")
+        raise EspbError(
+            f"--day {day} is outside the cube ({times[0].date()} to {times[-1].date()})"
+        )
     return int(times.get_indexer([t.normalize()])[0])
 
 
@@ -43,8 +45,13 @@ def pick_cell(ds: xr.Dataset, cell: tuple[float, float] | None, d: int) -> tuple
 
 
 def plot_cube(
-    ds: xr.Dataset, out: str | Path, day: str | None = None, cell: tuple[float, float] | None = None,
-    min_events: int = 10, events: pd.DataFrame | None = None, mag_min: float = 5.0,
+    ds: xr.Dataset,
+    out: str | Path,
+    day: str | None = None,
+    cell: tuple[float, float] | None = None,
+    min_events: int = 10,
+    events: pd.DataFrame | None = None,
+    mag_min: float = 5.0,
 ) -> dict:
     """Draw the b map of one day (cells with fewer than ``min_events`` events greyed) and the
     chosen cell's b and event count over time to a PNG; returns what was drawn."""
@@ -66,19 +73,43 @@ def plot_cube(
     gs = fig.add_gridspec(2, 2, width_ratios=[1, 1.5])
     ax = fig.add_subplot(gs[:, 0])
     extent = [lo[0] - res / 2, lo[-1] + res / 2, la[0] - res / 2, la[-1] + res / 2]
-    im = ax.imshow(np.ma.masked_where(n_map < min_events, b_map), origin="lower", extent=extent,
-                   cmap="viridis", vmin=0, vmax=b_max, interpolation="nearest")
-    ax.imshow(np.ma.masked_where(n_map >= min_events, np.ones_like(b_map)), origin="lower",
-              extent=extent, cmap="Greys", vmin=0, vmax=3, interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_where(n_map < min_events, b_map),
+        origin="lower",
+        extent=extent,
+        cmap="viridis",
+        vmin=0,
+        vmax=b_max,
+        interpolation="nearest",
+    )
+    ax.imshow(
+        np.ma.masked_where(n_map >= min_events, np.ones_like(b_map)),
+        origin="lower",
+        extent=extent,
+        cmap="Greys",
+        vmin=0,
+        vmax=3,
+        interpolation="nearest",
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label="b")
     ax.plot(lo[j], la[i], "r+", ms=14, mew=2)
     title = f"{times[d].date()}  (grey: < {min_events} events)"
     if events is not None and len(events):
         t = pd.DatetimeIndex(events["time"]).tz_convert("UTC").tz_localize(None)
-        sel = (t > times[d]) & (t <= times[d] + pd.Timedelta(days=1)) & (events["mw"].to_numpy() >= mag_min)
+        sel = (
+            (t > times[d])
+            & (t <= times[d] + pd.Timedelta(days=1))
+            & (events["mw"].to_numpy() >= mag_min)
+        )
         if sel.any():
-            ax.scatter(events["longitude"][sel], events["latitude"][sel], s=60, facecolor="none",
-                       edgecolor="red", label=f"Mw >= {mag_min:g} next day")
+            ax.scatter(
+                events["longitude"][sel],
+                events["latitude"][sel],
+                s=60,
+                facecolor="none",
+                edgecolor="red",
+                label=f"Mw >= {mag_min:g} next day",
+            )
             ax.legend(loc="lower right", fontsize=8)
     ax.set(xlabel="longitude (deg E)", ylabel="latitude (deg N)", title=title)
 
@@ -87,8 +118,7 @@ def plot_cube(
     ax1 = fig.add_subplot(gs[0, 1])
     ax1.plot(times, ts_b, lw=0.8, color="C0")
     ax1.axvline(times[d], color="r", lw=0.8)
-    ax1.set(ylabel="b", ylim=(0, b_max * 1.02),
-            title=f"cell {la[i]:.2f} N, {lo[j]:.2f} E (red +)")
+    ax1.set(ylabel="b", ylim=(0, b_max * 1.02), title=f"cell {la[i]:.2f} N, {lo[j]:.2f} E (red +)")
     ax2 = fig.add_subplot(gs[1, 1], sharex=ax1)
     ax2.plot(times, ts_n, lw=0.8, color="C1", label="events in cylinder")
     ax2.plot(times, ds["n_used"].isel(lat=i, lon=j).values, lw=0.8, color="C2", label="values used")
@@ -98,11 +128,20 @@ def plot_cube(
     ax2.set_ylim(bottom=0)
     ax2.legend(loc="upper left", fontsize=8)
     a = ds.attrs
-    fig.suptitle(f"b-value cube: mode {a.get('mode')}, dr {a.get('dr')} deg, dt {a.get('dt')} d, "
-                 f"metric {a.get('metric')}, catalog {a.get('catalog_hash')}", fontsize=10)
+    fig.suptitle(
+        f"b-value cube: mode {a.get('mode')}, dr {a.get('dr')} deg, dt {a.get('dt')} d, "
+        f"metric {a.get('metric')}, catalog {a.get('catalog_hash')}",
+        fontsize=10,
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
-    return {"day": str(times[d].date()), "lat": float(la[i]), "lon": float(lo[j]),
-            "b": float(b_map[i, j]), "n_events": int(n_map[i, j]), "path": str(out)}
+    return {
+        "day": str(times[d].date()),
+        "lat": float(la[i]),
+        "lon": float(lo[j]),
+        "b": float(b_map[i, j]),
+        "n_events": int(n_map[i, j]),
+        "path": str(out),
+    }

@@ -37,15 +37,19 @@ def reference_values(
     if cfg.round_magnitudes:
         mag = np.round(np.round(mag / cfg.delta_m) * cfg.delta_m, 10)
     r = cfg.effective_dr_km if cfg.metric == "greatcircle" else cfg.dr
-    out = {k: np.zeros((len(days), len(cells)), dt) for k, dt in
-           (("b", "float64"), ("n_events", "int64"), ("n_used", "int64"))}
+    out = {
+        k: np.zeros((len(days), len(cells)), dt)
+        for k, dt in (("b", "float64"), ("n_events", "int64"), ("n_used", "int64"))
+    }
     for ci, (i, j) in enumerate(cells):
         for di, d in enumerate(days):
             sel = within_radius(ev_lat, ev_lon, lat_c[i], lon_c[j], cfg.metric, r)
             sel &= (ev_day <= d) & (ev_day >= d - cfg.dt + 1)
             idx = np.flatnonzero(sel)
             idx = idx[np.argsort(t_ns[idx], kind="stable")]
-            b, n_used = estimate_b(mag[idx], cfg.mode, cfg.effective_threshold, cfg.effective_delta_m, cfg.b_max)
+            b, n_used = estimate_b(
+                mag[idx], cfg.mode, cfg.effective_threshold, cfg.effective_delta_m, cfg.b_max
+            )
             out["b"][di, ci] = b
             out["n_events"][di, ci] = len(idx)
             out["n_used"][di, ci] = n_used

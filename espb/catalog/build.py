@@ -49,9 +49,13 @@ class FilterConfig:
         if self.region is not None:
             r = list(self.region)
             if len(r) != 4:
-                raise ConfigError(f"filters.region must be [lat_min, lat_max, lon_min, lon_max], not {r}")
+                raise ConfigError(
+                    f"filters.region must be [lat_min, lat_max, lon_min, lon_max], not {r}"
+                )
             if not (-90 <= r[0] < r[1] <= 90):
-                raise ConfigError(f"filters.region: latitudes {r[0]}..{r[1]} must satisfy -90 <= min < max <= 90")
+                raise ConfigError(
+                    f"filters.region: latitudes {r[0]}..{r[1]} must satisfy -90 <= min < max <= 90"
+                )
             if not (-180 <= r[2] < r[3] <= 360):
                 raise ConfigError(
                     f"filters.region: longitudes {r[2]}..{r[3]} must satisfy -180 <= min < max <= 360"
@@ -62,7 +66,9 @@ class FilterConfig:
                 try:
                     pd.Timestamp(v)
                 except (ValueError, TypeError) as exc:
-                    raise ConfigError(f"filters.{key}: {v!r} is not a date (use YYYY-MM-DD)") from exc
+                    raise ConfigError(
+                        f"filters.{key}: {v!r} is not a date (use YYYY-MM-DD)"
+                    ) from exc
 
     def time_bounds(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """(start inclusive, end exclusive) as UTC timestamps."""
@@ -97,7 +103,9 @@ class IngestConfig:
             raise ConfigError(f"on_bad_rows must be 'error' or 'skip', not {self.on_bad_rows!r}")
 
 
-def load_ingest_config(config: str | Path | None = None, overrides: list[str] | None = None) -> IngestConfig:
+def load_ingest_config(
+    config: str | Path | None = None, overrides: list[str] | None = None
+) -> IngestConfig:
     """An :class:`IngestConfig` from defaults (the paper's), a YAML file, then dotted overrides.
 
     ``config`` is a path, or the name of a file in ``conf/catalog/ingest/`` (``paper``,
@@ -156,7 +164,11 @@ def find_bad_values(raw: RawCatalog, cfg: IngestConfig) -> pd.DataFrame:
 
     def add(mask: np.ndarray, column: str, values: pd.Series | np.ndarray, problem: str) -> None:
         idx = np.flatnonzero(mask)
-        idx = np.array([i for i in idx if (i, column) not in already], dtype=np.int64) if already else idx
+        idx = (
+            np.array([i for i in idx if (i, column) not in already], dtype=np.int64)
+            if already
+            else idx
+        )
         if idx.size:
             vals = values.iloc[idx] if isinstance(values, pd.Series) else np.asarray(values)[idx]
             parts.append(_bad_frame(idx, column, np.asarray(vals, dtype=object), problem))
@@ -168,9 +180,19 @@ def find_bad_values(raw: RawCatalog, cfg: IngestConfig) -> pd.DataFrame:
     dep = ev["depth"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         add(~((lat >= -90) & (lat <= 90)), "latitude", lat, "latitude missing or outside [-90, 90]")
-        add(~((lon >= -180) & (lon <= 360)), "longitude", lon, "longitude missing or outside [-180, 360]")
+        add(
+            ~((lon >= -180) & (lon <= 360)),
+            "longitude",
+            lon,
+            "longitude missing or outside [-180, 360]",
+        )
         lo, hi = cfg.depth_bounds
-        add(~np.isnan(dep) & ~((dep >= lo) & (dep <= hi)), "depth", dep, f"depth outside [{lo}, {hi}] km")
+        add(
+            ~np.isnan(dep) & ~((dep >= lo) & (dep <= hi)),
+            "depth",
+            dep,
+            f"depth outside [{lo}, {hi}] km",
+        )
     m = raw.mags
     if len(m):
         mag = m["mag"].to_numpy(dtype=float)
@@ -192,11 +214,17 @@ def find_bad_values(raw: RawCatalog, cfg: IngestConfig) -> pd.DataFrame:
             if already:
                 f = f[[(r, c) not in already for r, c in zip(f["row"], f["column"], strict=False)]]
             parts.append(f)
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else raw.bad
+    out = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else raw.bad
+    )
     return out
 
 
-def build_events(raw: RawCatalog, cfg: IngestConfig | None = None) -> tuple[pd.DataFrame, DropReport]:
+def build_events(
+    raw: RawCatalog, cfg: IngestConfig | None = None
+) -> tuple[pd.DataFrame, DropReport]:
     """Validate, homogenise and filter a parsed catalog into the event table.
 
     Steps, in order (each drop is counted under the reason in brackets):
@@ -218,7 +246,9 @@ def build_events(raw: RawCatalog, cfg: IngestConfig | None = None) -> tuple[pd.D
     if len(bad):
         bad_rows = np.unique(bad["row"].to_numpy(dtype=np.int64))
         if cfg.on_bad_rows == "error":
-            bb = bad.assign(line=lines[bad["row"].to_numpy(dtype=np.int64)]).sort_values("line", kind="stable")
+            bb = bad.assign(line=lines[bad["row"].to_numpy(dtype=np.int64)]).sort_values(
+                "line", kind="stable"
+            )
             raise CatalogError(
                 raw.path,
                 f"{len(bad_rows)} of {n} rows have bad values",
@@ -243,7 +273,11 @@ def build_events(raw: RawCatalog, cfg: IngestConfig | None = None) -> tuple[pd.D
         drop = alive & ~ok
         if drop.any():
             u, c = np.unique(et[drop], return_counts=True)
-            report.add("not_natural", int(drop.sum()), {(k or "(empty)"): int(v) for k, v in zip(u, c, strict=False)})
+            report.add(
+                "not_natural",
+                int(drop.sum()),
+                {(k or "(empty)"): int(v) for k, v in zip(u, c, strict=False)},
+            )
             alive &= ok
 
     # 3. time range

@@ -23,12 +23,18 @@ def summarize(df: pd.DataFrame, meta: dict[str, Any] | None = None) -> dict[str,
     out: dict[str, Any] = {
         "n_events": int(len(df)),
         "time_range": [str(df["time"].iloc[0]), str(df["time"].iloc[-1])] if len(df) else None,
-        "latitude_range": [float(df["latitude"].min()), float(df["latitude"].max())] if len(df) else None,
-        "longitude_range": [float(df["longitude"].min()), float(df["longitude"].max())] if len(df) else None,
+        "latitude_range": [float(df["latitude"].min()), float(df["latitude"].max())]
+        if len(df)
+        else None,
+        "longitude_range": [float(df["longitude"].min()), float(df["longitude"].max())]
+        if len(df)
+        else None,
         "depth_range_km": [float(df["depth"].min()), float(df["depth"].max())] if len(df) else None,
         "mw_range": [float(np.nanmin(mw)), float(np.nanmax(mw))] if len(df) else None,
         "mag_types": df["mag_type"].astype(str).value_counts().to_dict(),
-        "mag_families": pd.Series(families(df["mag_type"].astype(str).to_numpy())).value_counts().to_dict()
+        "mag_families": pd.Series(families(df["mag_type"].astype(str).to_numpy()))
+        .value_counts()
+        .to_dict()
         if len(df)
         else {},
         "mc_maxc": mc,
@@ -69,10 +75,14 @@ def text_lines(s: dict[str, Any], hist_width: int = 50) -> list[str]:
                 L.append(f"  {run[0][0]:>5} .. {run[-1][0]}: 0")
                 continue
             for k, v in run:
-                bar = "#" * (int(round(hist_width * np.log10(1 + v) / np.log10(1 + vmax))) if v else 0)
+                bar = "#" * (
+                    int(round(hist_width * np.log10(1 + v) / np.log10(1 + vmax))) if v else 0
+                )
                 L.append(f"  {k:>5} {v:>10,} {bar}")
     if s.get("drop_report"):
-        L += ["", "drop report (from ingest):"] + [f"  {x}" for x in DropReport.from_dict(s["drop_report"]).lines()]
+        L += ["", "drop report (from ingest):"] + [
+            f"  {x}" for x in DropReport.from_dict(s["drop_report"]).lines()
+        ]
     return L
 
 
@@ -87,10 +97,19 @@ def plot_overview(df: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
     mw = df["mw"].to_numpy(dtype=float)
-    hb = ax[0].hexbin(df["longitude"], df["latitude"], gridsize=110, bins="log", cmap="viridis", mincnt=1)
+    hb = ax[0].hexbin(
+        df["longitude"], df["latitude"], gridsize=110, bins="log", cmap="viridis", mincnt=1
+    )
     big = mw >= 6
-    ax[0].scatter(df["longitude"][big], df["latitude"][big], s=4 * (mw[big] - 5) ** 3, facecolor="none",
-                  edgecolor="red", lw=0.8, label="Mw >= 6")
+    ax[0].scatter(
+        df["longitude"][big],
+        df["latitude"][big],
+        s=4 * (mw[big] - 5) ** 3,
+        facecolor="none",
+        edgecolor="red",
+        lw=0.8,
+        label="Mw >= 6",
+    )
     ax[0].set(xlabel="longitude", ylabel="latitude", title="events per cell (log)")
     ax[0].set_aspect(1 / np.cos(np.radians(df["latitude"].mean())) if len(df) else 1)
     ax[0].legend(loc="lower right", fontsize=8)

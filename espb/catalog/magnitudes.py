@@ -125,7 +125,9 @@ class Relation:
             r = np.round(out, decimals)
             moved = self.branch_index(r) != chosen
             # push values that rounding moved across a split back onto their branch
-            r[moved] = np.where(self.branch_index(r[moved]) > chosen[moved], r[moved] - step, r[moved] + step)
+            r[moved] = np.where(
+                self.branch_index(r[moved]) > chosen[moved], r[moved] - step, r[moved] + step
+            )
             out = np.round(r, decimals)
         return out
 
@@ -140,7 +142,9 @@ RELATION_SETS: dict[str, dict[str, Relation]] = {
             (Branch(0.65, 2.20, 3.0, 6.1), Branch(1.00, -0.02, 6.2, 8.0)),
             "Koehler et al. Eq. 2",
         ),
-        "mb": Relation("mb", (Branch(0.85, 1.02, -_INF, _INF),), "Koehler et al. Eq. 3 (no range printed)"),
+        "mb": Relation(
+            "mb", (Branch(0.85, 1.02, -_INF, _INF),), "Koehler et al. Eq. 3 (no range printed)"
+        ),
         "mjma": Relation(
             "mjma",
             (Branch(0.58, 2.25, 3.0, 5.5), Branch(0.97, 0.04, 5.6, 8.2)),
@@ -201,7 +205,9 @@ class MagnitudeConfig:
         rels = self.relation_set()
         for fam, rel in self.family_relation.items():
             if fam not in FAMILIES:
-                raise ConfigError(f"magnitudes.family_relation: unknown family {fam!r}; use {list(FAMILIES)}")
+                raise ConfigError(
+                    f"magnitudes.family_relation: unknown family {fam!r}; use {list(FAMILIES)}"
+                )
             if rel not in ("identity", "drop") and rel not in rels:
                 raise ConfigError(
                     f"magnitudes.family_relation.{fam}: relation {rel!r} is not in set "
@@ -209,16 +215,22 @@ class MagnitudeConfig:
                 )
         for fam in self.priority:
             if fam not in self.family_relation:
-                raise ConfigError(f"magnitudes.family_relation has no entry for {fam!r}, which priority lists")
+                raise ConfigError(
+                    f"magnitudes.family_relation has no entry for {fam!r}, which priority lists"
+                )
         if self.out_of_range not in ("extrapolate", "drop"):
             raise ConfigError(
                 f"magnitudes.out_of_range must be 'extrapolate' or 'drop', not {self.out_of_range!r}"
             )
         if self.mw_round is not None and not self.mw_round > 0:
-            raise ConfigError(f"magnitudes.mw_round must be positive or null, not {self.mw_round!r}")
+            raise ConfigError(
+                f"magnitudes.mw_round must be positive or null, not {self.mw_round!r}"
+            )
         for raw, fam in self.aliases.items():
             if fam not in (*FAMILIES, ""):
-                raise ConfigError(f"magnitudes.aliases.{raw}: {fam!r} is not a family of {list(FAMILIES)}")
+                raise ConfigError(
+                    f"magnitudes.aliases.{raw}: {fam!r} is not a family of {list(FAMILIES)}"
+                )
 
     def relation_set(self) -> dict[str, Relation]:
         return load_relation_set(self.relations)
@@ -309,7 +321,9 @@ def family_of(raw: str) -> str:
     return ""
 
 
-def families(raw_types: Sequence[str] | np.ndarray, aliases: dict[str, str] | None = None) -> np.ndarray:
+def families(
+    raw_types: Sequence[str] | np.ndarray, aliases: dict[str, str] | None = None
+) -> np.ndarray:
     """Vectorised :func:`family_of` (maps the few distinct spellings once)."""
     arr = np.asarray(raw_types, dtype=object)
     if arr.size == 0:
@@ -376,7 +390,9 @@ def choose_by_priority(
     frank = np.array([fam_rank.get(f, big) for f in uf], dtype=np.int64)[fcodes]
     au_rank = {a.upper(): i for i, a in enumerate(cfg.author_priority)}
     acodes, ua = pd.factorize(auth)
-    arank = np.array([au_rank.get(a.strip().upper(), len(au_rank)) for a in ua], dtype=np.int64)[acodes]
+    arank = np.array([au_rank.get(a.strip().upper(), len(au_rank)) for a in ua], dtype=np.int64)[
+        acodes
+    ]
     usable = frank < big
     order = np.lexsort((np.arange(len(row)), arank, frank, row))
     order = order[usable[order]]

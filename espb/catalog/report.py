@@ -72,7 +72,9 @@ class DropReport:
             n_input=int(d.get("n_input", 0)),
             n_kept=int(d.get("n_kept", 0)),
             reasons={k: int(v) for k, v in d.get("reasons", {}).items()},
-            details={k: {kk: int(vv) for kk, vv in v.items()} for k, v in d.get("details", {}).items()},
+            details={
+                k: {kk: int(vv) for kk, vv in v.items()} for k, v in d.get("details", {}).items()
+            },
         )
 
     def lines(self) -> list[str]:

@@ -67,7 +67,9 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise CatalogError(None, f"event table lacks columns {missing}", "this is a bug in the reader")
+        raise CatalogError(
+            None, f"event table lacks columns {missing}", "this is a bug in the reader"
+        )
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     out["event_id"] = df["event_id"].astype(str).to_numpy()
     t = df["time"]

@@ -70,9 +70,19 @@ def fit_omori(t_days: np.ndarray, t1: float, t2: float, mu: float = 0.0) -> Omor
     best = None
     for c0 in (0.01, 0.1, 1.0):
         for p0 in (0.8, 1.1, 1.4):
-            r = minimize(nll, [np.log(max(t.size, 1)), np.log(c0), p0], method="Nelder-Mead",
-                         options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6})
+            r = minimize(
+                nll,
+                [np.log(max(t.size, 1)), np.log(c0), p0],
+                method="Nelder-Mead",
+                options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6},
+            )
             if best is None or r.fun < best.fun:
                 best = r
     assert best is not None
-    return OmoriFit(K=float(np.exp(best.x[0])), c=float(np.exp(best.x[1])), p=float(best.x[2]), mu=mu, n=int(t.size))
+    return OmoriFit(
+        K=float(np.exp(best.x[0])),
+        c=float(np.exp(best.x[1])),
+        p=float(best.x[2]),
+        mu=mu,
+        n=int(t.size),
+    )

@@ -27,7 +27,9 @@ def _status(message: str):
 
         def update(msg: str) -> None:
             st.update(f"{escape(message)}  [dim]{escape(msg)}[/dim]")
-            err.print(f"  [dim]{time.perf_counter() - t0:6.1f}s[/dim] " + escape(msg), highlight=False)
+            err.print(
+                f"  [dim]{time.perf_counter() - t0:6.1f}s[/dim] " + escape(msg), highlight=False
+            )
 
         yield update
 

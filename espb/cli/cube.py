@@ -11,36 +11,65 @@ import typer
 from espb.cli.console import err, out, parse_region, say
 from espb.errors import EspbError
 
-cube_app = typer.Typer(help="Daily b-value cubes: build (cached), show, list.", no_args_is_help=True)
+cube_app = typer.Typer(
+    help="Daily b-value cubes: build (cached), show, list.", no_args_is_help=True
+)
 
 Catalog = Annotated[Path, typer.Option("--catalog", "-c", help="event table (.parquet)")]
-Preset = Annotated[str, typer.Option(help="cube settings: paper | paper_test | demo | smoke | FILE.yaml")]
-Dr = Annotated[float | None, typer.Option(help="cylinder radius in degrees (paper: 0.15 0.25 0.35 0.65)")]
+Preset = Annotated[
+    str, typer.Option(help="cube settings: paper | paper_test | demo | smoke | FILE.yaml")
+]
+Dr = Annotated[
+    float | None, typer.Option(help="cylinder radius in degrees (paper: 0.15 0.25 0.35 0.65)")
+]
 Dt = Annotated[int | None, typer.Option(help="lookback in days (paper: 150 365 730)")]
 Start = Annotated[str | None, typer.Option(help="first day of the cube (YYYY-MM-DD)")]
 End = Annotated[str | None, typer.Option(help="last day of the cube (YYYY-MM-DD)")]
 Region = Annotated[str | None, typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX of the grid")]
 Mode = Annotated[str | None, typer.Option(help="paper | binned | classic")]
-Threshold = Annotated[float | None, typer.Option(help="b-positive: smallest difference; classic: Mc")]
+Threshold = Annotated[
+    float | None, typer.Option(help="b-positive: smallest difference; classic: Mc")
+]
 Metric = Annotated[str | None, typer.Option(help="planar (degrees) | greatcircle (km)")]
-Sets = Annotated[list[str] | None, typer.Option("--set", help="any cube setting, e.g. --set dr_km=30")]
-CacheDir = Annotated[Path | None, typer.Option(help="cache directory [$ESPB_CACHE_DIR or ~/.cache/espb]")]
+Sets = Annotated[
+    list[str] | None, typer.Option("--set", help="any cube setting, e.g. --set dr_km=30")
+]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="cache directory [$ESPB_CACHE_DIR or ~/.cache/espb]")
+]
 
 
 def _config(preset, dr, dt, start, end, region, mode, threshold, metric, sets):
     from espb.bvalue.config import load_cube_config
 
     region = parse_region(region) if region is not None else None
-    return load_cube_config(preset, sets, dr=dr, dt=dt, start=start, end=end, region=region,
-                            mode=mode, threshold=threshold, metric=metric)
+    return load_cube_config(
+        preset,
+        sets,
+        dr=dr,
+        dt=dt,
+        start=start,
+        end=end,
+        region=region,
+        mode=mode,
+        threshold=threshold,
+        metric=metric,
+    )
 
 
 @cube_app.command("build")
 def build_cmd(
     catalog: Catalog,
     preset: Preset = "paper",
-    dr: Dr = None, dt: Dt = None, start: Start = None, end: End = None, region: Region = None,
-    mode: Mode = None, threshold: Threshold = None, metric: Metric = None, set_: Sets = None,
+    dr: Dr = None,
+    dt: Dt = None,
+    start: Start = None,
+    end: End = None,
+    region: Region = None,
+    mode: Mode = None,
+    threshold: Threshold = None,
+    metric: Metric = None,
+    set_: Sets = None,
     cache_dir: CacheDir = None,
     rebuild: Annotated[bool, typer.Option(help="build again even if cached")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
@@ -53,38 +82,67 @@ def build_cmd(
 
     cfg = _config(preset, dr, dt, start, end, region, mode, threshold, metric, set_)
     events = load_events(catalog)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-                  TimeElapsedColumn(), console=err, transient=False) as bar:
-        task = bar.add_task(f"cube dr={cfg.dr:g} dt={cfg.dt} ({cfg.mode})", total=None, note="hashing catalog")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(
+            f"cube dr={cfg.dr:g} dt={cfg.dt} ({cfg.mode})", total=None, note="hashing catalog"
+        )
 
         def progress(done: int, total: int, note: str) -> None:
             bar.update(task, completed=done, total=total, note=note)
 
-        res = get_cube(events, cfg, cache_dir, progress=progress, rebuild=rebuild,
-                       on_wait=lambda m: bar.update(task, note=m))
+        res = get_cube(
+            events,
+            cfg,
+            cache_dir,
+            progress=progress,
+            rebuild=rebuild,
+            on_wait=lambda m: bar.update(task, note=m),
+        )
         bar.update(task, note="done" if res.built else "found in cache")
     ds = res.open()  # lazy: only metadata is read here
     summary = {
-        "path": str(res.path), "key": res.key, "built": res.built, "catalog_hash": res.catalog_hash,
-        "shape": {k: int(v) for k, v in ds.sizes.items()}, "mode": cfg.mode, "dr": cfg.dr, "dt": cfg.dt,
+        "path": str(res.path),
+        "key": res.key,
+        "built": res.built,
+        "catalog_hash": res.catalog_hash,
+        "shape": {k: int(v) for k, v in ds.sizes.items()},
+        "mode": cfg.mode,
+        "dr": cfg.dr,
+        "dt": cfg.dt,
         # stored at build time; computed from the data for stores written before they were
         "fraction_b_nonzero": ds.attrs.get("fraction_b_nonzero")
-        if "fraction_b_nonzero" in ds.attrs else float((ds["b"].values > 0).mean()),
+        if "fraction_b_nonzero" in ds.attrs
+        else float((ds["b"].values > 0).mean()),
         "fraction_cells_ge10_events": ds.attrs.get("fraction_ge10_events")
-        if "fraction_ge10_events" in ds.attrs else float((ds["n_events"].values >= 10).mean()),
-        "n_events_used": int(ds.attrs["n_events_used"]), **res.stats,
+        if "fraction_ge10_events" in ds.attrs
+        else float((ds["n_events"].values >= 10).mean()),
+        "n_events_used": int(ds.attrs["n_events_used"]),
+        **res.stats,
     }
     if as_json:
         out.print_json(json.dumps(summary, default=str))
         return
     say(f"{'built' if res.built else 'cached'}: {res.path}")
-    say(f"  key {res.key}, catalog {res.catalog_hash}, {ds.sizes['time']} days x {ds.sizes['lat']} x "
-        f"{ds.sizes['lon']} cells, {summary['n_events_used']:,} events used")
-    say(f"  b > 0 in {summary['fraction_b_nonzero']:.1%} of cell-days; >= 10 events in "
-        f"{summary['fraction_cells_ge10_events']:.1%}")
+    say(
+        f"  key {res.key}, catalog {res.catalog_hash}, {ds.sizes['time']} days x {ds.sizes['lat']} x "
+        f"{ds.sizes['lon']} cells, {summary['n_events_used']:,} events used"
+    )
+    say(
+        f"  b > 0 in {summary['fraction_b_nonzero']:.1%} of cell-days; >= 10 events in "
+        f"{summary['fraction_cells_ge10_events']:.1%}"
+    )
     if res.built:
-        say(f"  compute {res.stats['compute_s']:.1f} s, write {res.stats['write_s']:.1f} s, "
-            f"{res.stats['pairs']:,} (event, cell) pairs")
+        say(
+            f"  compute {res.stats['compute_s']:.1f} s, write {res.stats['write_s']:.1f} s, "
+            f"{res.stats['pairs']:,} (event, cell) pairs"
+        )
 
 
 def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir) -> Path:
@@ -99,31 +157,54 @@ def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir
     key = cube_key(catalog_hash(load_events(catalog)), cfg)
     path = store_path(cache_root(cache_dir), cfg, key)
     if check_store(path, key) is not None:
-        raise EspbError(f"no cube for {catalog} with these settings in the cache ({path}); "
-                        "build it first with `espb cube build` and the same options")
+        raise EspbError(
+            f"no cube for {catalog} with these settings in the cache ({path}); "
+            "build it first with `espb cube build` and the same options"
+        )
     return path
 
 
 @cube_app.command("show")
 def show_cmd(
-    store: Annotated[Path | None, typer.Argument(help="cube store (.zarr); or use --catalog + settings")] = None,
+    store: Annotated[
+        Path | None, typer.Argument(help="cube store (.zarr); or use --catalog + settings")
+    ] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write")] = Path("cube.png"),
     day: Annotated[str | None, typer.Option(help="day of the map (YYYY-MM-DD) [last day]")] = None,
-    cell: Annotated[str | None, typer.Option(help="LAT,LON of the time-series cell [busiest cell]")] = None,
+    cell: Annotated[
+        str | None, typer.Option(help="LAT,LON of the time-series cell [busiest cell]")
+    ] = None,
     min_events: Annotated[int, typer.Option(help="grey out cells with fewer events")] = 10,
-    catalog: Annotated[Path | None, typer.Option("--catalog", "-c", help="event table: find the cube in the "
-                                                 "cache, and mark next-day Mw >= 5 events")] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog",
+            "-c",
+            help="event table: find the cube in the cache, and mark next-day Mw >= 5 events",
+        ),
+    ] = None,
     preset: Preset = "paper",
-    dr: Dr = None, dt: Dt = None, start: Start = None, end: End = None, region: Region = None,
-    mode: Mode = None, threshold: Threshold = None, metric: Metric = None, set_: Sets = None,
+    dr: Dr = None,
+    dt: Dt = None,
+    start: Start = None,
+    end: End = None,
+    region: Region = None,
+    mode: Mode = None,
+    threshold: Threshold = None,
+    metric: Metric = None,
+    set_: Sets = None,
     cache_dir: CacheDir = None,
 ) -> None:
     """Draw a day's b-value map and one cell's b and event-count time series to PNG."""
     from espb.bvalue.cache import open_cube
     from espb.bvalue.plot import plot_cube
 
-    path = _resolve_store(store, catalog, (preset, dr, dt, start, end, region, mode, threshold, metric, set_),
-                          cache_dir)
+    path = _resolve_store(
+        store,
+        catalog,
+        (preset, dr, dt, start, end, region, mode, threshold, metric, set_),
+        cache_dir,
+    )
     ds = open_cube(path)
     events = None
     if catalog is not None:
@@ -138,8 +219,10 @@ def show_cmd(
             raise EspbError(f"--cell: {cell!r} is not LAT,LON (e.g. --cell 38.3,142.4)") from exc
         where = (lat, lon)
     info = plot_cube(ds, output, day=day, cell=where, min_events=min_events, events=events)
-    say(f"wrote {output}: map of {info['day']}, cell {info['lat']:.2f} N {info['lon']:.2f} E "
-        f"(b {info['b']:.3f}, {info['n_events']} events)")
+    say(
+        f"wrote {output}: map of {info['day']}, cell {info['lat']:.2f} N {info['lon']:.2f} E "
+        f"(b {info['b']:.3f}, {info['n_events']} events)"
+    )
 
 
 @cube_app.command("ls")
@@ -151,7 +234,9 @@ def ls_cmd(cache_dir: CacheDir = None) -> None:
     say(f"cache: {cache_root(cache_dir) / 'cubes'} ({len(rows)} stores)")
     for r in rows:
         if r["ok"]:
-            say(f"  {Path(r['path']).name}  mode={r['mode']} dr={r['dr']} dt={r['dt']} "
-                f"{r['start']}..{r['end']}  catalog {r['catalog_hash']}  {r['size_mb']:.0f} MB")
+            say(
+                f"  {Path(r['path']).name}  mode={r['mode']} dr={r['dr']} dt={r['dt']} "
+                f"{r['start']}..{r['end']}  catalog {r['catalog_hash']}  {r['size_mb']:.0f} MB"
+            )
         else:
             say(f"  {Path(r['path']).name}  BROKEN: {r['problem']} (rebuilt on next use)")

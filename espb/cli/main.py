@@ -1,12 +1,12 @@
 """``espb``: data and report tools. Thin wiring only; the work happens in the layers.
 
-    espb catalog ingest FILE --format isc|comcat|quakeml|csv -o OUT.parquet
-    espb catalog info OUT.parquet [--plot overview.png]
-    espb catalog synth --preset demo|paper --seed N -o OUT.parquet [--isc F.csv] [--comcat F.csv]
-    espb catalog export OUT.parquet --format isc|comcat -o F.csv
-    espb cube build --catalog OUT.parquet --dr 0.25 --dt 365 [--preset paper|demo|smoke]
-    espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-03-10 -o b.png
-    espb cube ls
+espb catalog ingest FILE --format isc|comcat|quakeml|csv -o OUT.parquet
+espb catalog info OUT.parquet [--plot overview.png]
+espb catalog synth --preset demo|paper --seed N -o OUT.parquet [--isc F.csv] [--comcat F.csv]
+espb catalog export OUT.parquet --format isc|comcat -o F.csv
+espb cube build --catalog OUT.parquet --dr 0.25 --dt 365 [--preset paper|demo|smoke]
+espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-03-10 -o b.png
+espb cube ls
 """
 
 from __future__ import annotations
@@ -33,18 +33,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-catalog_app = typer.Typer(help="Catalogs in: ingest, inspect, generate, export.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Catalogs in: ingest, inspect, generate, export.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(cube_app, name="cube")
 app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(optuna_app, name="optuna")
 
+
 def _parse_map(specs: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for part in (p for spec in specs or [] for p in spec.split(",") if p.strip()):
         if "=" not in part:
-            raise EspbError(f"--map: {part!r} is not NAME=COLUMN (e.g. --map time=origin_time,mag=ML)")
+            raise EspbError(
+                f"--map: {part!r} is not NAME=COLUMN (e.g. --map time=origin_time,mag=ML)"
+            )
         k, v = part.split("=", 1)
         mapping[k.strip()] = v.strip()
     return mapping
@@ -58,32 +63,55 @@ def _sidecar(out_path: Path, kind: str) -> Path:
 def ingest_cmd(
     file: Annotated[Path, typer.Argument(help="catalog file to read")],
     output: Annotated[Path, typer.Option("-o", "--output", help="event table to write (.parquet)")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="isc | comcat | quakeml | csv | auto")] = "auto",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="isc | comcat | quakeml | csv | auto")
+    ] = "auto",
     mapping: Annotated[
         list[str] | None,
-        typer.Option("--map", help="csv only: NAME=COLUMN (repeatable, or comma-separated) for event_id, "
-                     "time, date, latitude, longitude, depth, mag, mag_type, author, event_type"),
+        typer.Option(
+            "--map",
+            help="csv only: NAME=COLUMN (repeatable, or comma-separated) for event_id, "
+            "time, date, latitude, longitude, depth, mag, mag_type, author, event_type",
+        ),
     ] = None,
-    mag_type: Annotated[str | None, typer.Option(help="csv only: one magnitude type for every row")] = None,
-    time_format: Annotated[str | None, typer.Option(help="csv only: strftime format of the time column")] = None,
+    mag_type: Annotated[
+        str | None, typer.Option(help="csv only: one magnitude type for every row")
+    ] = None,
+    time_format: Annotated[
+        str | None, typer.Option(help="csv only: strftime format of the time column")
+    ] = None,
     depth_unit: Annotated[str, typer.Option(help="csv only: km or m")] = "km",
     delimiter: Annotated[str, typer.Option(help="csv only: field delimiter")] = ",",
     config: Annotated[
-        str | None, typer.Option(help="ingest settings: paper (default) | scordilis2006 | FILE.yaml")
+        str | None,
+        typer.Option(help="ingest settings: paper (default) | scordilis2006 | FILE.yaml"),
     ] = None,
-    relations: Annotated[str | None, typer.Option(help="Mw relation set: paper | scordilis2006 | FILE.yaml")] = None,
-    out_of_range: Annotated[str | None, typer.Option(help="outside a relation's range: extrapolate | drop")] = None,
-    mw_round: Annotated[float | None, typer.Option(help="round converted Mw to this step (e.g. 0.1)")] = None,
+    relations: Annotated[
+        str | None, typer.Option(help="Mw relation set: paper | scordilis2006 | FILE.yaml")
+    ] = None,
+    out_of_range: Annotated[
+        str | None, typer.Option(help="outside a relation's range: extrapolate | drop")
+    ] = None,
+    mw_round: Annotated[
+        float | None, typer.Option(help="round converted Mw to this step (e.g. 0.1)")
+    ] = None,
     region: Annotated[
-        str | None, typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or 'none' [default: 35,46,135,146]")
+        str | None,
+        typer.Option(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or 'none' [default: 35,46,135,146]"),
     ] = None,
-    max_depth: Annotated[str | None, typer.Option(help="depth limit in km, or 'none' [default: 70]")] = None,
+    max_depth: Annotated[
+        str | None, typer.Option(help="depth limit in km, or 'none' [default: 70]")
+    ] = None,
     start: Annotated[str | None, typer.Option(help="first date kept (inclusive)")] = None,
     end: Annotated[str | None, typer.Option(help="last date kept (inclusive)")] = None,
-    on_bad_rows: Annotated[str | None, typer.Option(help="error | skip (skipped rows are counted)")] = None,
+    on_bad_rows: Annotated[
+        str | None, typer.Option(help="error | skip (skipped rows are counted)")
+    ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="any ingest setting, e.g. --set magnitudes.family_relation.ML=identity"),
+        typer.Option(
+            "--set", help="any ingest setting, e.g. --set magnitudes.family_relation.ML=identity"
+        ),
     ] = None,
 ) -> None:
     """Read a catalog, convert magnitudes to Mw, filter, write the event table."""
@@ -112,8 +140,13 @@ def ingest_cmd(
     cfg.validate()
     options: dict = {}
     if fmt == "csv" or mapping or mag_type or time_format or depth_unit != "km" or delimiter != ",":
-        options = {"mapping": _parse_map(mapping), "mag_type": mag_type, "time_format": time_format,
-                   "depth_unit": depth_unit, "delimiter": delimiter}
+        options = {
+            "mapping": _parse_map(mapping),
+            "mag_type": mag_type,
+            "time_format": time_format,
+            "depth_unit": depth_unit,
+            "delimiter": delimiter,
+        }
     with _status(f"reading {file}") as progress:
         progress(f"format {fmt}")
         df, report, meta = ingest(file, fmt, cfg, **options)
@@ -126,7 +159,9 @@ def ingest_cmd(
 @catalog_app.command("info")
 def info_cmd(
     file: Annotated[Path, typer.Argument(help="event table (.parquet)")],
-    plot: Annotated[Path | None, typer.Option(help="also draw map, FMD and rate to this PNG")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="also draw map, FMD and rate to this PNG")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Counts, time range, magnitude-type mix, Mw histogram, Mc, drop report."""
@@ -150,12 +185,17 @@ def synth_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="event table to write (.parquet)")],
     preset: Annotated[str, typer.Option(help="demo | paper | FILE.yaml")] = "demo",
     seed: Annotated[int, typer.Option(help="random seed (the catalog is a function of it)")] = 0,
-    precursors: Annotated[str, typer.Option(help="planted | null (same seismicity, nothing planted)")] = "planted",
+    precursors: Annotated[
+        str, typer.Option(help="planted | null (same seismicity, nothing planted)")
+    ] = "planted",
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="override a setting, e.g. --set etas.p=1.2 (repeatable)")
+        list[str] | None,
+        typer.Option("--set", help="override a setting, e.g. --set etas.p=1.2 (repeatable)"),
     ] = None,
     isc: Annotated[Path | None, typer.Option(help="also write the catalog as ISC CSV")] = None,
-    comcat: Annotated[Path | None, typer.Option(help="also write the catalog as ComCat CSV")] = None,
+    comcat: Annotated[
+        Path | None, typer.Option(help="also write the catalog as ComCat CSV")
+    ] = None,
 ) -> None:
     """Generate the synthetic ETAS catalog (with planted precursors) as an event table."""
     from espb.catalog.schema import save_events
@@ -185,8 +225,10 @@ def synth_cmd(
     )
     for line in res.report.lines():
         say(line)
-    say(f"wrote {output} ({len(res.events):,} events), {_sidecar(output, 'plants')}, "
-        f"{_sidecar(output, 'truth')}" + "".join(f", {p}" for p in (isc, comcat) if p is not None))
+    say(
+        f"wrote {output} ({len(res.events):,} events), {_sidecar(output, 'plants')}, "
+        f"{_sidecar(output, 'truth')}" + "".join(f", {p}" for p in (isc, comcat) if p is not None)
+    )
 
 
 @catalog_app.command("export")

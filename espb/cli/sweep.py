@@ -1,8 +1,8 @@
 """``espb sweep``: run, prepare and list the jobs of a sweep file (thin wiring over espb.sweep).
 
-    espb sweep jobs paper_432 [OVERRIDES] [--count]
-    espb sweep prepare paper_432 experiment=sweep_demo name=demo_432 [--jobs N]
-    espb sweep run paper_432 experiment=sweep_demo name=demo_432 [--jobs N] [--no-server]
+espb sweep jobs paper_432 [OVERRIDES] [--count]
+espb sweep prepare paper_432 experiment=sweep_demo name=demo_432 [--jobs N]
+espb sweep run paper_432 experiment=sweep_demo name=demo_432 [--jobs N] [--no-server]
 """
 
 from __future__ import annotations
@@ -21,12 +21,18 @@ import typer
 from espb.cli.console import say
 from espb.errors import EspbError
 
-sweep_app = typer.Typer(help="Sweeps (Hydra multirun over sweeps/*.yaml): jobs, prepare, run.",
-                        no_args_is_help=True)
+sweep_app = typer.Typer(
+    help="Sweeps (Hydra multirun over sweeps/*.yaml): jobs, prepare, run.", no_args_is_help=True
+)
 
 SweepArg = Annotated[str, typer.Argument(help="sweep name in sweeps/ (paper_432) or a YAML file")]
-Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. experiment=sweep_demo name=demo_432")]
-Jobs = Annotated[int | None, typer.Option("--jobs", "-j", help="parallel jobs (local launcher) [one per core]")]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(help="Hydra overrides, e.g. experiment=sweep_demo name=demo_432"),
+]
+Jobs = Annotated[
+    int | None, typer.Option("--jobs", "-j", help="parallel jobs (local launcher) [one per core]")
+]
 
 
 def _exe(name: str) -> str:
@@ -39,8 +45,11 @@ def _fmt_s(s: float) -> str:
 
 
 @sweep_app.command("jobs")
-def jobs_cmd(sweep: SweepArg, overrides: Overrides = None,
-             count: Annotated[bool, typer.Option(help="print only the number of jobs")] = False) -> None:
+def jobs_cmd(
+    sweep: SweepArg,
+    overrides: Overrides = None,
+    count: Annotated[bool, typer.Option(help="print only the number of jobs")] = False,
+) -> None:
     """List the jobs (override sets) the multirun launches, in launch order."""
     from espb.sweep.plan import sweep_jobs
 
@@ -61,12 +70,16 @@ def _prepare(sweep: str, overrides: list[str], n_jobs: int | None) -> dict:
     jobs = sweep_jobs(sweep, overrides)
     cfgs = [job_config(sweep, j, overrides) for j in jobs]
     cubes, aes = shared_work(cfgs)
-    say(f"sweep {sweep}: {len(jobs)} jobs share {len(cubes)} cubes and {len(aes)} autoencoders; "
-        f"building what is not cached with {n_jobs or os.cpu_count()} processes")
+    say(
+        f"sweep {sweep}: {len(jobs)} jobs share {len(cubes)} cubes and {len(aes)} autoencoders; "
+        f"building what is not cached with {n_jobs or os.cpu_count()} processes"
+    )
 
     def done(res, i, n):
         state = "" if res["built"] is None else ("built" if res["built"] else "cached")
-        say(f"  {res['kind']:<11s} {i:>3d}/{n:<3d} {res['what']:<28s} {state:<6s} {res['seconds']:6.1f} s  {res['key']}")
+        say(
+            f"  {res['kind']:<11s} {i:>3d}/{n:<3d} {res['what']:<28s} {state:<6s} {res['seconds']:6.1f} s  {res['key']}"
+        )
 
     results = prepare_shared(cubes, aes, n_jobs, done)
     wall = time.perf_counter() - t0
@@ -113,9 +126,15 @@ def run_cmd(
     sweep: SweepArg,
     overrides: Overrides = None,
     jobs: Jobs = None,
-    server: Annotated[bool, typer.Option(help="log through a loopback MLflow server (parallel local jobs)")] = True,
-    prepare: Annotated[bool, typer.Option(help="build the shared cubes and autoencoders first")] = True,
-    report: Annotated[bool, typer.Option(help="write the sweep report afterwards (espb report sweep)")] = True,
+    server: Annotated[
+        bool, typer.Option(help="log through a loopback MLflow server (parallel local jobs)")
+    ] = True,
+    prepare: Annotated[
+        bool, typer.Option(help="build the shared cubes and autoencoders first")
+    ] = True,
+    report: Annotated[
+        bool, typer.Option(help="write the sweep report afterwards (espb report sweep)")
+    ] = True,
 ) -> None:
     """The sweep as a Hydra multirun (espb-train -m), resumable: finished configurations are
     skipped, killed ones resume from their last meta-epoch checkpoint."""
@@ -138,7 +157,15 @@ def run_cmd(
     if prepare:
         timings["prepare_s"] = _prepare(sweep, overrides, n_jobs)["wall_s"]
     f = sweep_file(sweep)
-    cmd = [_exe("espb-train"), "-m", "--config-dir", str(f.parent), "--config-name", f.stem, *overrides]
+    cmd = [
+        _exe("espb-train"),
+        "-m",
+        "--config-dir",
+        str(f.parent),
+        "--config-name",
+        f.stem,
+        *overrides,
+    ]
     if local:
         cmd.append(f"hydra.launcher.n_jobs={n_jobs}")
     use_server = server and not tracking.get("uri") and (not local or n_jobs > 1)
@@ -158,13 +185,19 @@ def run_cmd(
         if not report:
             return 0
         t1 = time.perf_counter()
-        rc = subprocess.call([_exe("espb"), "report", "sweep", "--experiment", experiment, "--tracking-uri", uri])
+        rc = subprocess.call(
+            [_exe("espb"), "report", "sweep", "--experiment", experiment, "--tracking-uri", uri]
+        )
         timings["report_s"] = time.perf_counter() - t1
         return rc
 
     if use_server:
-        with tracking_server(store, out_dir / "mlartifacts", log_path=log_dir / "mlflow-server.log") as uri:
-            say(f"MLflow tracking server for the sweep's jobs: {uri} (store {store}; log {log_dir / 'mlflow-server.log'})")
+        with tracking_server(
+            store, out_dir / "mlartifacts", log_path=log_dir / "mlflow-server.log"
+        ) as uri:
+            say(
+                f"MLflow tracking server for the sweep's jobs: {uri} (store {store}; log {log_dir / 'mlflow-server.log'})"
+            )
             rc = launch(uri)
             rrc = do_report(uri) if rc == 0 else 0
     else:
@@ -173,10 +206,16 @@ def run_cmd(
         rrc = do_report(uri) if rc == 0 else 0
     wall = time.perf_counter() - t0
     parts = ", ".join(f"{k[:-2]} {_fmt_s(v)}" for k, v in timings.items())
-    say(f"sweep {sweep} ({cfg.name}): {'finished' if rc == 0 else f'FAILED (status {rc})'} in {_fmt_s(wall)} ({parts})")
+    say(
+        f"sweep {sweep} ({cfg.name}): {'finished' if rc == 0 else f'FAILED (status {rc})'} in {_fmt_s(wall)} ({parts})"
+    )
     if rc != 0:
-        raise EspbError(f"the multirun exited with status {rc}; re-run the same command to resume (finished "
-                        "configurations are skipped, killed ones resume from their checkpoint)")
+        raise EspbError(
+            f"the multirun exited with status {rc}; re-run the same command to resume (finished "
+            "configurations are skipped, killed ones resume from their checkpoint)"
+        )
     if rrc != 0:
-        raise EspbError(f"the sweep report failed (status {rrc}); re-run: espb report sweep --experiment {experiment}")
+        raise EspbError(
+            f"the sweep report failed (status {rrc}); re-run: espb report sweep --experiment {experiment}"
+        )
     say(f"browse it: make ui OUT={out_dir}   (experiment '{experiment}')")

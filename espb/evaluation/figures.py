@@ -26,12 +26,38 @@ def accuracy_figure(records: list[dict], path: str | Path, title: str = "") -> P
             continue
         x = pd.to_datetime(d["date"])
         n = d[f"{p}/n_eq"] + d[f"{p}/n_neq"]
-        sc = ax.scatter(x, d[f"{p}/accuracy"], c=np.minimum(n, 50), cmap="viridis", vmin=0, vmax=50, s=14,
-                        zorder=3, label="meta-epoch accuracy" if phase == "dev" else None)
-        ax.plot(x, d[f"{p}/acc_running5"], color="#3fa9f5", lw=1.2, label="5 meta-epoch mean" if phase == "dev" else None)
-        ax.plot(x, d[f"{p}/acc_running20"], color="#d63af9", lw=1.4, label="20 meta-epoch mean" if phase == "dev" else None)
-        ax.plot(x, d[f"{p}/acc_cumulative"], color="k", lw=1.8 if phase == "test" else 1.4,
-                label="cumulative" if phase == "dev" else "cumulative (test period)")
+        sc = ax.scatter(
+            x,
+            d[f"{p}/accuracy"],
+            c=np.minimum(n, 50),
+            cmap="viridis",
+            vmin=0,
+            vmax=50,
+            s=14,
+            zorder=3,
+            label="meta-epoch accuracy" if phase == "dev" else None,
+        )
+        ax.plot(
+            x,
+            d[f"{p}/acc_running5"],
+            color="#3fa9f5",
+            lw=1.2,
+            label="5 meta-epoch mean" if phase == "dev" else None,
+        )
+        ax.plot(
+            x,
+            d[f"{p}/acc_running20"],
+            color="#d63af9",
+            lw=1.4,
+            label="20 meta-epoch mean" if phase == "dev" else None,
+        )
+        ax.plot(
+            x,
+            d[f"{p}/acc_cumulative"],
+            color="k",
+            lw=1.8 if phase == "test" else 1.4,
+            label="cumulative" if phase == "dev" else "cumulative (test period)",
+        )
         if phase == "test":
             ax.axvline(x.iloc[0], color="k", ls=":", lw=1)
     tohoku = pd.Timestamp("2011-03-11")

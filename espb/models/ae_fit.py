@@ -55,7 +55,9 @@ class AEConfig:
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"autoencoder.val_fraction={self.val_fraction} must be in (0, 1)")
         if self.n_maps < 10 or self.patience < 1 or self.max_epochs < 1 or self.batch_size < 2:
-            raise ConfigError("autoencoder: n_maps >= 10, patience >= 1, max_epochs >= 1, batch_size >= 2 needed")
+            raise ConfigError(
+                "autoencoder: n_maps >= 10, patience >= 1, max_epochs >= 1, batch_size >= 2 needed"
+            )
 
     def key_fields(self) -> dict:
         d = asdict(self)
@@ -63,7 +65,9 @@ class AEConfig:
         return d
 
 
-def sample_map_index(pool, lookback: int, n: int, day_hi: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def sample_map_index(
+    pool, lookback: int, n: int, day_hi: int, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
     """(day, row, col) of ``n`` maps: candidates with forecast day < ``day_hi`` drawn uniformly
     (with replacement if there are fewer), then a uniform day of their block."""
     total = pool.count(0, day_hi)
@@ -78,14 +82,22 @@ def sample_map_index(pool, lookback: int, n: int, day_hi: int, rng: np.random.Ge
     return day, r, c
 
 
-def gather_maps(b: np.ndarray, day: np.ndarray, row: np.ndarray, col: np.ndarray, patch: int) -> np.ndarray:
+def gather_maps(
+    b: np.ndarray, day: np.ndarray, row: np.ndarray, col: np.ndarray, patch: int
+) -> np.ndarray:
     h = patch // 2
     ar = np.arange(patch)
-    return b[day[:, None, None], (row - h)[:, None, None] + ar[None, :, None], (col - h)[:, None, None] + ar[None, None, :]]
+    return b[
+        day[:, None, None],
+        (row - h)[:, None, None] + ar[None, :, None],
+        (col - h)[:, None, None] + ar[None, None, :],
+    ]
 
 
 def fit_autoencoder(
-    maps: np.ndarray, cfg: AEConfig, device: str | torch.device = "cpu",
+    maps: np.ndarray,
+    cfg: AEConfig,
+    device: str | torch.device = "cpu",
     progress: Callable[[int, float, float], None] | None = None,
 ) -> tuple[MapAutoencoder, dict]:
     """Train on ``maps`` (N, P, P) with early stopping on the held-out split; the best weights."""
@@ -104,7 +116,7 @@ def fit_autoencoder(
         order = torch.randperm(len(train), generator=g).to(device)
         tot = 0.0
         for i in range(0, len(train), cfg.batch_size):
-            xb = train[order[i:i + cfg.batch_size]]
+            xb = train[order[i : i + cfg.batch_size]]
             loss = torch.nn.functional.mse_loss(model(xb), xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -112,8 +124,17 @@ def fit_autoencoder(
             tot += float(loss.detach()) * len(xb)
         model.eval()
         with torch.no_grad():
-            vl = sum(float(torch.nn.functional.mse_loss(model(val[i:i + 4096]), val[i:i + 4096], reduction="sum"))
-                     for i in range(0, len(val), 4096)) / val.numel()
+            vl = (
+                sum(
+                    float(
+                        torch.nn.functional.mse_loss(
+                            model(val[i : i + 4096]), val[i : i + 4096], reduction="sum"
+                        )
+                    )
+                    for i in range(0, len(val), 4096)
+                )
+                / val.numel()
+            )
         history.append((tot / max(len(train), 1), vl))
         if vl < best - 1e-12:
             best, since = vl, 0
@@ -130,19 +151,36 @@ def fit_autoencoder(
             "check the cube for NaN values or lower autoencoder.lr"
         )
     model.load_state_dict(best_state)
-    info = {"epochs": len(history), "best_val_mse": best, "seconds": time.perf_counter() - t0,
-            "n_train": len(train), "n_val": len(val), "history": history}
+    info = {
+        "epochs": len(history),
+        "best_val_mse": best,
+        "seconds": time.perf_counter() - t0,
+        "n_train": len(train),
+        "n_val": len(val),
+        "history": history,
+    }
     return model.cpu().eval(), info
 
 
 def ae_key(cube_key: str, sample_fields: dict, cfg: AEConfig, day_hi: int) -> str:
-    payload = json.dumps({"cube": cube_key, "samples": sample_fields, "ae": cfg.key_fields(),
-                          "day_hi": int(day_hi), "version": AE_VERSION}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {
+            "cube": cube_key,
+            "samples": sample_fields,
+            "ae": cfg.key_fields(),
+            "day_hi": int(day_hi),
+            "version": AE_VERSION,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def get_autoencoder(
-    key: str, root: Path, build: Callable[[], tuple[MapAutoencoder, dict]],
+    key: str,
+    root: Path,
+    build: Callable[[], tuple[MapAutoencoder, dict]],
     on_wait: Callable[[str], None] | None = None,
 ) -> tuple[MapAutoencoder, dict, bool]:
     """The cached autoencoder ``key`` under ``root/autoencoders``, trained once with ``build``.

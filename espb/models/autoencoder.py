@@ -18,7 +18,9 @@ from torch import nn
 class MapAutoencoder(nn.Module):
     """(N, H, W) or (N, 1, H, W) maps -> reconstructions of the same shape. H, W divisible by 16."""
 
-    def __init__(self, channels: tuple[int, ...] = (4, 8, 16, 32), negative_slope: float = 0.1) -> None:
+    def __init__(
+        self, channels: tuple[int, ...] = (4, 8, 16, 32), negative_slope: float = 0.1
+    ) -> None:
         super().__init__()
         chans = (1, *channels)
         self.enc = nn.ModuleList(
@@ -51,6 +53,6 @@ class MapAutoencoder(nn.Module):
         """``reconstruction - input`` for (N, H, W) maps, in chunks (no gradients)."""
         out = torch.empty_like(maps)
         for i in range(0, maps.shape[0], chunk):
-            m = maps[i:i + chunk]
-            out[i:i + chunk] = self(m) - m
+            m = maps[i : i + chunk]
+            out[i : i + chunk] = self(m) - m
         return out

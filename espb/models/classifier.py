@@ -33,7 +33,9 @@ def layout_for(lookback: int, patch: int = 32, layout: str | None = None) -> str
     ``layout`` if given (validated), else the paper layout for 512 x 32, else a generic one: the
     spatial stages spread evenly among the temporal ones."""
     if lookback < 2 or patch < 2:
-        raise ValueError(f"model: lookback ({lookback}) and patch ({patch}) must be powers of two >= 2")
+        raise ValueError(
+            f"model: lookback ({lookback}) and patch ({patch}) must be powers of two >= 2"
+        )
     n_s = int(round(math.log2(patch)))
     n_t = int(round(math.log2(lookback)))
     if 2**n_s != patch or 2**n_t != lookback:
@@ -84,11 +86,15 @@ class CnnTcn(nn.Module):
         dilation = 1
         for kind in self.layout:
             if kind == "S":
-                layers.append(nn.Conv3d(c, 2 * c, kernel_size=(1, 2, 2), stride=(1, 2, 2), bias=conv_bias))
+                layers.append(
+                    nn.Conv3d(c, 2 * c, kernel_size=(1, 2, 2), stride=(1, 2, 2), bias=conv_bias)
+                )
                 c *= 2
             else:
                 layers += [
-                    nn.Conv3d(c, c, kernel_size=(2, 1, 1), dilation=(dilation, 1, 1), bias=conv_bias),
+                    nn.Conv3d(
+                        c, c, kernel_size=(2, 1, 1), dilation=(dilation, 1, 1), bias=conv_bias
+                    ),
                     nn.LeakyReLU(negative_slope),
                     nn.BatchNorm3d(c),
                 ]
@@ -111,7 +117,9 @@ def n_parameters(model: nn.Module) -> int:
 
 def describe(model: CnnTcn) -> str:
     """The layer-by-layer layout with output shapes and parameter counts, for logs and docs."""
-    rows = [f"CnnTcn layout {model.layout}: input (1, {model.lookback}, {model.patch}, {model.patch})"]
+    rows = [
+        f"CnnTcn layout {model.layout}: input (1, {model.lookback}, {model.patch}, {model.patch})"
+    ]
     t, s, c = model.lookback, model.patch, 1
     for m in model.features:
         n = sum(p.numel() for p in m.parameters())
@@ -128,6 +136,8 @@ def describe(model: CnnTcn) -> str:
         else:
             what = f"LeakyReLU({m.negative_slope:g})"
         rows.append(f"  {what:<36} -> ({c}, {t}, {s}, {s})  params {n}")
-    rows.append(f"  Linear({model.channels}, 1)                       -> score     params {model.channels + 1}")
+    rows.append(
+        f"  Linear({model.channels}, 1)                       -> score     params {model.channels + 1}"
+    )
     rows.append(f"  total trainable parameters: {n_parameters(model)}")
     return "\n".join(rows)

@@ -42,9 +42,13 @@ class SampleConfig:
                 "an EQ event must also exclude nEQ around it"
             )
         if self.lookback < 2 or self.patch < 2 or self.patch % 2:
-            raise ConfigError(f"samples: lookback ({self.lookback}) >= 2 and an even patch ({self.patch}) needed")
+            raise ConfigError(
+                f"samples: lookback ({self.lookback}) >= 2 and an even patch ({self.patch}) needed"
+            )
         if self.l1_radius < 0 or self.exclusion_before < 0 or self.exclusion_after < 0:
-            raise ConfigError("samples: l1_radius, exclusion_before and exclusion_after must be >= 0")
+            raise ConfigError(
+                "samples: l1_radius, exclusion_before and exclusion_after must be >= 0"
+            )
 
     @property
     def half(self) -> int:

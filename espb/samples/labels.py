@@ -40,10 +40,19 @@ class Grid:
     def from_cube(cls, ds) -> Grid:
         lat = np.asarray(ds["lat"].values, dtype=float)
         lon = np.asarray(ds["lon"].values, dtype=float)
-        res = float(ds.attrs.get("resolution", round(float(lat[1] - lat[0]), 10) if len(lat) > 1 else 0.1))
+        res = float(
+            ds.attrs.get("resolution", round(float(lat[1] - lat[0]), 10) if len(lat) > 1 else 0.1)
+        )
         start = pd.Timestamp(ds["time"].values[0]).tz_localize("UTC")
-        return cls(float(lat[0]) - res / 2, float(lon[0]) - res / 2, res, len(lat), len(lon), start,
-                   int(ds.sizes["time"]))
+        return cls(
+            float(lat[0]) - res / 2,
+            float(lon[0]) - res / 2,
+            res,
+            len(lat),
+            len(lon),
+            start,
+            int(ds.sizes["time"]),
+        )
 
     def lat_centres(self) -> np.ndarray:
         return self.lat0 + (np.arange(self.nlat) + 0.5) * self.res
@@ -87,12 +96,20 @@ def eq_samples(events: pd.DataFrame, grid: Grid, cfg: SampleConfig) -> pd.DataFr
         "near_border": int(np.count_nonzero(in_time & in_grid & ~centre_ok)),
     }
     keep = in_time & in_grid & centre_ok
-    df = pd.DataFrame({
-        "target": day[keep], "row": r[keep], "col": c[keep],
-        "mw": ev["mw"].to_numpy()[keep].astype(float),
-        "event_id": ev["event_id"].to_numpy()[keep] if "event_id" in ev else np.arange(int(keep.sum())),
-    })
-    df = df.sort_values(["target", "row", "col", "mw"], ascending=[True, True, True, False], kind="stable")
+    df = pd.DataFrame(
+        {
+            "target": day[keep],
+            "row": r[keep],
+            "col": c[keep],
+            "mw": ev["mw"].to_numpy()[keep].astype(float),
+            "event_id": ev["event_id"].to_numpy()[keep]
+            if "event_id" in ev
+            else np.arange(int(keep.sum())),
+        }
+    )
+    df = df.sort_values(
+        ["target", "row", "col", "mw"], ascending=[True, True, True, False], kind="stable"
+    )
     counts = df.groupby(["target", "row", "col"], sort=False)["mw"].transform("size")
     df["n_events_same_cell_day"] = counts.to_numpy()
     before = len(df)
@@ -127,9 +144,17 @@ def exclusion_mask(events: pd.DataFrame, grid: Grid, cfg: SampleConfig) -> np.nd
         dr, dc = dr.ravel(), dc.ravel()
         rr = r0[:, None] + dr[None, :]
         cc = c0[:, None] + dc[None, :]
-        dist = (np.abs(grid.lat0 + (rr + 0.5) * grid.res - lat[:, None])
-                + np.abs(grid.lon0 + (cc + 0.5) * grid.res - lon[:, None]))
-        m = (dist <= cfg.l1_radius + L1_TOL) & (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W) & ok[:, None]
+        dist = np.abs(grid.lat0 + (rr + 0.5) * grid.res - lat[:, None]) + np.abs(
+            grid.lon0 + (cc + 0.5) * grid.res - lon[:, None]
+        )
+        m = (
+            (dist <= cfg.l1_radius + L1_TOL)
+            & (rr >= 0)
+            & (rr < H)
+            & (cc >= 0)
+            & (cc < W)
+            & ok[:, None]
+        )
         e_idx, _ = np.nonzero(m)
         rr, cc = rr[m], cc[m]
         np.add.at(diff, (lo[e_idx], rr, cc), 1)
@@ -152,14 +177,16 @@ def block_mean_counts(n_events: np.ndarray, cfg: SampleConfig) -> np.ndarray:
     step = 512
     for t0 in range(0, T, step):
         s = np.zeros((min(step, T - t0), H + 1, W + 1), dtype=np.float64)
-        s[:, 1:, 1:] = np.cumsum(np.cumsum(n_events[t0:t0 + step], axis=1, dtype=np.float64), axis=2)
-        box[t0:t0 + step] = s[:, P:, P:] - s[:, :-P, P:] - s[:, P:, :-P] + s[:, :-P, :-P]
+        s[:, 1:, 1:] = np.cumsum(
+            np.cumsum(n_events[t0 : t0 + step], axis=1, dtype=np.float64), axis=2
+        )
+        box[t0 : t0 + step] = s[:, P:, P:] - s[:, :-P, P:] - s[:, P:, :-P] + s[:, :-P, :-P]
     cum = np.zeros((T + 1,) + box.shape[1:], dtype=np.float64)
     np.cumsum(box, axis=0, out=cum[1:])
     # block for forecast day tau covers days tau-L .. tau-1: cum[tau] - cum[tau-L]
     tau = np.arange(L, T)
     mean = (cum[tau] - cum[tau - L]) / float(L * P * P)
-    out[L:T, h:H - P + 1 + h, h:W - P + 1 + h] = mean
+    out[L:T, h : H - P + 1 + h, h : W - P + 1 + h] = mean
     return out
 
 

@@ -24,7 +24,18 @@ from espb.samples.labels import (
     neq_pool,
 )
 
-COLUMNS = ["sid", "segment", "target", "row", "col", "label", "mw", "event_id", "mean_count", "available"]
+COLUMNS = [
+    "sid",
+    "segment",
+    "target",
+    "row",
+    "col",
+    "label",
+    "mw",
+    "event_id",
+    "mean_count",
+    "available",
+]
 
 
 def segment_bounds(first: int, n_days: int, l_me: int) -> np.ndarray:
@@ -33,7 +44,11 @@ def segment_bounds(first: int, n_days: int, l_me: int) -> np.ndarray:
     if l_me < 1:
         raise ValueError(f"l_me must be >= 1 day, not {l_me}")
     lo = np.arange(first, n_days, l_me, dtype=np.int64)
-    return np.stack([lo, np.minimum(lo + l_me, n_days)], axis=1) if len(lo) else np.zeros((0, 2), np.int64)
+    return (
+        np.stack([lo, np.minimum(lo + l_me, n_days)], axis=1)
+        if len(lo)
+        else np.zeros((0, 2), np.int64)
+    )
 
 
 @dataclass
@@ -74,27 +89,57 @@ class Samples:
         for s, (lo, hi) in enumerate(bounds):
             e = self.eq[eq_seg == s]
             n = len(e)
-            parts.append(pd.DataFrame({
-                "segment": s, "target": e["target"].to_numpy(), "row": e["row"].to_numpy(),
-                "col": e["col"].to_numpy(), "label": 1, "mw": e["mw"].to_numpy(),
-                "event_id": e["event_id"].astype(str).to_numpy(),
-                "mean_count": e["mean_count"].to_numpy(), "available": e["target"].to_numpy(),
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "segment": s,
+                        "target": e["target"].to_numpy(),
+                        "row": e["row"].to_numpy(),
+                        "col": e["col"].to_numpy(),
+                        "label": 1,
+                        "mw": e["mw"].to_numpy(),
+                        "event_id": e["event_id"].astype(str).to_numpy(),
+                        "mean_count": e["mean_count"].to_numpy(),
+                        "available": e["target"].to_numpy(),
+                    }
+                )
+            )
             if n == 0:
                 continue
             rng = np.random.default_rng([seed, int(lo), 0x6E4551])  # per segment: (seed, first day)
             flat = self.pool.draw(int(lo), int(hi), n, rng)
             t, r, c = self.pool.unravel(flat)
-            parts.append(pd.DataFrame({
-                "segment": s, "target": t, "row": r, "col": c, "label": 0, "mw": np.nan, "event_id": "",
-                "mean_count": self.mean_counts[t, r, c], "available": t + delay,
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "segment": s,
+                        "target": t,
+                        "row": r,
+                        "col": c,
+                        "label": 0,
+                        "mw": np.nan,
+                        "event_id": "",
+                        "mean_count": self.mean_counts[t, r, c],
+                        "available": t + delay,
+                    }
+                )
+            )
         if parts:
             df = pd.concat(parts, ignore_index=True)
         else:
             df = pd.DataFrame({k: [] for k in COLUMNS if k != "sid"})
-        df = df.astype({"segment": np.int64, "target": np.int64, "row": np.int64, "col": np.int64,
-                        "label": np.int64, "available": np.int64, "mw": float, "mean_count": np.float32})
+        df = df.astype(
+            {
+                "segment": np.int64,
+                "target": np.int64,
+                "row": np.int64,
+                "col": np.int64,
+                "label": np.int64,
+                "available": np.int64,
+                "mw": float,
+                "mean_count": np.float32,
+            }
+        )
         df.insert(0, "sid", np.arange(len(df), dtype=np.int64))
         df.attrs["bounds"] = bounds
         return df

@@ -41,11 +41,20 @@ class SweepParent(Callback):
         self.parent = tracker.ensure_parent(str(name), lock_dir=f"{config.out_dir}/hydra")
         tracker.run_id = self.parent
         tracker.client.update_run(self.parent, status="RUNNING")
-        tracker.set_tags({"git_commit": git_commit(), "espb_version": __version__, "launcher": launcher,
-                          "overrides": " ".join(hc.overrides.task)})
+        tracker.set_tags(
+            {
+                "git_commit": git_commit(),
+                "espb_version": __version__,
+                "launcher": launcher,
+                "overrides": " ".join(hc.overrides.task),
+            }
+        )
         tracker.log_params(grid)
-        print(f"sweep '{name}': MLflow parent run {self.parent} in experiment '{tracker.experiment}' "
-              f"({tracker.uri}); launcher {launcher}", flush=True)
+        print(
+            f"sweep '{name}': MLflow parent run {self.parent} in experiment '{tracker.experiment}' "
+            f"({tracker.uri}); launcher {launcher}",
+            flush=True,
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent:

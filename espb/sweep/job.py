@@ -21,8 +21,11 @@ def log_outputs(res, summ: dict, wall: float) -> None:
     from espb.evaluation.figures import accuracy_figure
 
     if res.records:
-        fig = accuracy_figure(res.records, res.run_dir / "accuracy.png",
-                              title=f"{res.config.get('name')}: validation accuracy per meta-epoch")
+        fig = accuracy_figure(
+            res.records,
+            res.run_dir / "accuracy.png",
+            title=f"{res.config.get('name')}: validation accuracy per meta-epoch",
+        )
         res.tracker.log_artifact(fig)
     if len(res.predictions):
         res.tracker.log_artifact(res.run_dir / "predictions.parquet")
@@ -31,11 +34,18 @@ def log_outputs(res, summ: dict, wall: float) -> None:
     res.tracker.log_metrics({f"summary/{k}": v for k, v in summ.items()}, step=len(res.records))
     t = res.timing
     if t.get("train_steps"):
-        res.tracker.log_metrics({
-            "time/wall_s": wall, "time/fwd_bwd_s": t["fwd_bwd_s"], "time/gather_s": t["gather_s"],
-            "time/validate_s": t["validate_s"], "time/share_outside_fwd_bwd": 1 - t["fwd_bwd_s"] / wall,
-            "time/train_samples_per_s": t["train_samples"] / max(t["fwd_bwd_s"] + t["gather_s"], 1e-9),
-        }, step=len(res.records))
+        res.tracker.log_metrics(
+            {
+                "time/wall_s": wall,
+                "time/fwd_bwd_s": t["fwd_bwd_s"],
+                "time/gather_s": t["gather_s"],
+                "time/validate_s": t["validate_s"],
+                "time/share_outside_fwd_bwd": 1 - t["fwd_bwd_s"] / wall,
+                "time/train_samples_per_s": t["train_samples"]
+                / max(t["fwd_bwd_s"] + t["gather_s"], 1e-9),
+            },
+            step=len(res.records),
+        )
     if res.completed:
         res.tracker.set_tags({"espb_completed": "true"})
     res.tracker.end("FINISHED" if res.completed else "KILLED")

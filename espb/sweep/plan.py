@@ -23,24 +23,37 @@ def _is_hydra_sweep(f: Path) -> bool:
 def sweep_file(sweep: str | Path) -> Path:
     """``paper_432`` -> ``sweeps/paper_432.yaml``; a path to a YAML file is taken as is."""
     p = Path(sweep)
-    cand = p.resolve() if p.suffix in (".yaml", ".yml") and p.exists() else SWEEPS_DIR / f"{sweep}.yaml"
+    cand = (
+        p.resolve()
+        if p.suffix in (".yaml", ".yml") and p.exists()
+        else SWEEPS_DIR / f"{sweep}.yaml"
+    )
     if cand.exists():
         if not _is_hydra_sweep(cand):
-            raise ConfigError(f"{cand} is not a Hydra sweep file (no hydra: node); an Optuna study file runs "
-                              f"with: espb optuna run {cand}")
+            raise ConfigError(
+                f"{cand} is not a Hydra sweep file (no hydra: node); an Optuna study file runs "
+                f"with: espb optuna run {cand}"
+            )
         return cand
     known = sorted(f.stem for f in SWEEPS_DIR.glob("*.yaml") if _is_hydra_sweep(f))
-    raise ConfigError(f"sweep {sweep!r}: no file {cand}; known sweeps: {', '.join(known)} (or give a path to a YAML file)")
+    raise ConfigError(
+        f"sweep {sweep!r}: no file {cand}; known sweeps: {', '.join(known)} (or give a path to a YAML file)"
+    )
 
 
-def compose_sweep(sweep: str | Path, overrides: Sequence[str] = (), hydra_node: bool = True) -> DictConfig:
+def compose_sweep(
+    sweep: str | Path, overrides: Sequence[str] = (), hydra_node: bool = True
+) -> DictConfig:
     """The sweep file composed with ``overrides`` (non-sweep values; the Hydra node included)."""
     from hydra import compose, initialize_config_dir
 
     f = sweep_file(sweep)
     with initialize_config_dir(config_dir=str(f.parent), version_base="1.3"):
-        return compose(f.stem, overrides=[f"hydra.searchpath=[file://{conf_dir()}]", *overrides],
-                       return_hydra_config=hydra_node)
+        return compose(
+            f.stem,
+            overrides=[f"hydra.searchpath=[file://{conf_dir()}]", *overrides],
+            return_hydra_config=hydra_node,
+        )
 
 
 def split_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -104,12 +117,26 @@ def shared_work(configs: Sequence[DictConfig]) -> tuple[list[DictConfig], list[D
         ck = repr((r["catalog"], r["bvalue"], r.get("cache_dir"), r["out_dir"]))
         cubes.setdefault(ck, c)
         if r["autoencoder"].get("enabled"):
-            extra = r["training"]["l_me"] if r["autoencoder"].get("period") == "time_forward" else None
-            ak = repr((ck, r["samples"], r["autoencoder"], r["training"]["dev_end"], r["training"]["warmup"], extra))
+            extra = (
+                r["training"]["l_me"] if r["autoencoder"].get("period") == "time_forward" else None
+            )
+            ak = repr(
+                (
+                    ck,
+                    r["samples"],
+                    r["autoencoder"],
+                    r["training"]["dev_end"],
+                    r["training"]["warmup"],
+                    extra,
+                )
+            )
             aes.setdefault(ak, c)
     return list(cubes.values()), list(aes.values())
 
 
 def grid_product(grid: dict[str, str]) -> list[dict[str, str]]:
     keys = list(grid)
-    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(grid[k].split(",") for k in keys))]
+    return [
+        dict(zip(keys, vals, strict=True))
+        for vals in itertools.product(*(grid[k].split(",") for k in keys))
+    ]

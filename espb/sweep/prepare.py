@@ -27,8 +27,13 @@ def build_cube_task(cfg: DictConfig) -> dict:
     pl = plan(cfg)
     events = load_catalog(pl["resolved"]["catalog"], Path(cfg.out_dir), _quiet_reporter())
     cube = get_cube(events, pl["cube_cfg"], cache_root(cfg.get("cache_dir")))
-    return {"kind": "cube", "key": cube.key, "built": cube.built, "seconds": time.perf_counter() - t0,
-            "what": f"dr {pl['cube_cfg'].dr} dt {pl['cube_cfg'].dt}"}
+    return {
+        "kind": "cube",
+        "key": cube.key,
+        "built": cube.built,
+        "seconds": time.perf_counter() - t0,
+        "what": f"dr {pl['cube_cfg'].dr} dt {pl['cube_cfg'].dt}",
+    }
 
 
 def build_ae_task(cfg: DictConfig) -> dict:
@@ -45,13 +50,22 @@ def build_ae_task(cfg: DictConfig) -> dict:
     rep = _quiet_reporter()
     p = prepare(cfg, rep)
     _, key, info = autoencoder_for(p, device, rep)
-    return {"kind": "autoencoder", "key": key, "built": None, "seconds": time.perf_counter() - t0,
-            "what": f"dr {p['cube_cfg'].dr} dt {p['cube_cfg'].dt} M_lim {p['s_cfg'].m_lim}",
-            "epochs": info.get("epochs")}
+    return {
+        "kind": "autoencoder",
+        "key": key,
+        "built": None,
+        "seconds": time.perf_counter() - t0,
+        "what": f"dr {p['cube_cfg'].dr} dt {p['cube_cfg'].dt} M_lim {p['s_cfg'].m_lim}",
+        "epochs": info.get("epochs"),
+    }
 
 
-def prepare_shared(cube_cfgs: Sequence[DictConfig], ae_cfgs: Sequence[DictConfig], n_jobs: int | None = None,
-                   on_done: Callable[[dict, int, int], None] | None = None) -> list[dict]:
+def prepare_shared(
+    cube_cfgs: Sequence[DictConfig],
+    ae_cfgs: Sequence[DictConfig],
+    n_jobs: int | None = None,
+    on_done: Callable[[dict, int, int], None] | None = None,
+) -> list[dict]:
     """Build the cubes (in parallel), then the autoencoders (in parallel, each needs its cube).
     ``n_jobs`` None: one process per core."""
     from joblib import Parallel, delayed
@@ -61,8 +75,12 @@ def prepare_shared(cube_cfgs: Sequence[DictConfig], ae_cfgs: Sequence[DictConfig
     for tasks, fn in ((cube_cfgs, build_cube_task), (ae_cfgs, build_ae_task)):
         if not tasks:
             continue
-        par = Parallel(n_jobs=min(n_jobs, len(tasks)), prefer="processes", return_as="generator_unordered",
-                       batch_size=1)
+        par = Parallel(
+            n_jobs=min(n_jobs, len(tasks)),
+            prefer="processes",
+            return_as="generator_unordered",
+            batch_size=1,
+        )
         for i, res in enumerate(par(delayed(fn)(c) for c in tasks)):
             results.append(res)
             if on_done is not None:

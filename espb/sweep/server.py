@@ -29,20 +29,36 @@ def _mlflow_exe() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "mlflow"]
 
 
-def server_command(store_uri: str, artifacts_dir: str | Path, host: str, port: int, workers: int = 1) -> list[str]:
+def server_command(
+    store_uri: str, artifacts_dir: str | Path, host: str, port: int, workers: int = 1
+) -> list[str]:
     """``mlflow server`` over ``store_uri`` with artifacts written straight into
     ``artifacts_dir`` (a local folder: the same files ``make ui`` and ``espb report`` read)."""
-    return [*_mlflow_exe(), "server", "--backend-store-uri", store_uri,
-            "--default-artifact-root", Path(artifacts_dir).resolve().as_uri(), "--no-serve-artifacts",
-            "--host", host, "--port", str(port), "--workers", str(workers)]
+    return [
+        *_mlflow_exe(),
+        "server",
+        "--backend-store-uri",
+        store_uri,
+        "--default-artifact-root",
+        Path(artifacts_dir).resolve().as_uri(),
+        "--no-serve-artifacts",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc is not None and proc.poll() is not None:
-            raise EspbError(f"the MLflow server exited with status {proc.returncode} before it answered at {url}; "
-                            "its log is printed above")
+            raise EspbError(
+                f"the MLflow server exited with status {proc.returncode} before it answered at {url}; "
+                "its log is printed above"
+            )
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
                 if r.status == 200:
@@ -54,8 +70,13 @@ def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float 
 
 
 @contextmanager
-def tracking_server(store_uri: str, artifacts_dir: str | Path, host: str = "127.0.0.1", port: int | None = None,
-                    log_path: str | Path | None = None) -> Iterator[str]:
+def tracking_server(
+    store_uri: str,
+    artifacts_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    log_path: str | Path | None = None,
+) -> Iterator[str]:
     """Start ``mlflow server`` on ``host:port`` (a free port if None), wait until it answers,
     yield its URI, stop it (SIGTERM to its process group) on exit."""
     port = port or free_port(host)
@@ -64,8 +85,13 @@ def tracking_server(store_uri: str, artifacts_dir: str | Path, host: str = "127.
     # MLflow 3's server also starts a job runner with a dozen worker processes (huey); a
     # tracking server for a sweep needs none of it
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(server_command(store_uri, artifacts_dir, host, port), stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        server_command(store_uri, artifacts_dir, host, port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
     url = f"http://{host}:{port}"
     try:
         wait_healthy(url, proc)

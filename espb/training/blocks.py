@@ -17,7 +17,9 @@ import torch
 class BlockSource:
     """``blocks(sids)`` -> (B, lookback, patch, patch) float32 on ``device``."""
 
-    def __init__(self, b: np.ndarray, table, lookback: int, patch: int, device: torch.device) -> None:
+    def __init__(
+        self, b: np.ndarray, table, lookback: int, patch: int, device: torch.device
+    ) -> None:
         self.device = device
         self.lookback, self.patch, self.half = lookback, patch, patch // 2
         self.cube = torch.as_tensor(np.ascontiguousarray(b, dtype=np.float32)).to(device)
@@ -30,33 +32,49 @@ class BlockSource:
         # it with three index tensors copies a batch of blocks in one operation (2.4x faster
         # than broadcasting four index tensors over the cube)
         self.windows = self.cube.as_strided(
-            (max(T - lookback + 1, 0), max(H - patch + 1, 0), max(W - patch + 1, 0), lookback, patch, patch),
+            (
+                max(T - lookback + 1, 0),
+                max(H - patch + 1, 0),
+                max(W - patch + 1, 0),
+                lookback,
+                patch,
+                patch,
+            ),
             (s0, s1, s2, s0, s1, s2),
         )
         self.residuals: torch.Tensor | None = None
 
     def raw(self, sids: torch.Tensor) -> torch.Tensor:
         """The b blocks of samples ``sids``: days target-lookback .. target-1 (never the target)."""
-        return self.windows[self.target[sids] - self.lookback, self.row[sids] - self.half,
-                            self.col[sids] - self.half]
+        return self.windows[
+            self.target[sids] - self.lookback,
+            self.row[sids] - self.half,
+            self.col[sids] - self.half,
+        ]
 
     def blocks(self, sids: torch.Tensor) -> torch.Tensor:
         if self.residuals is not None:
             return self.residuals[sids]
         return self.raw(sids)
 
-    def attach_autoencoder(self, ae: torch.nn.Module, chunk: int = 64,
-                           progress: Callable[[int, int], None] | None = None) -> None:
+    def attach_autoencoder(
+        self,
+        ae: torch.nn.Module,
+        chunk: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Replace every sample's block by the autoencoder's residual block (computed once)."""
         ae = ae.to(self.device).eval()
         n = len(self.target)
-        store = torch.empty((n, self.lookback, self.patch, self.patch), dtype=torch.float32, device=self.device)
+        store = torch.empty(
+            (n, self.lookback, self.patch, self.patch), dtype=torch.float32, device=self.device
+        )
         with torch.no_grad():
             for i in range(0, n, chunk):
                 sids = torch.arange(i, min(i + chunk, n), device=self.device)
                 x = self.raw(sids)
                 maps = x.reshape(-1, self.patch, self.patch)
-                store[i:i + len(sids)] = ae.residual(maps).reshape(x.shape)
+                store[i : i + len(sids)] = ae.residual(maps).reshape(x.shape)
                 if progress is not None:
                     progress(min(i + chunk, n), n)
         self.residuals = store

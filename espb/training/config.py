@@ -54,11 +54,17 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ConfigError(f"training.loss={self.loss!r}; use one of {list(LOSSES)}")
         if self.weighting not in WEIGHTINGS:
-            raise ConfigError(f"training.weighting={self.weighting!r}; use one of {list(WEIGHTINGS)}")
+            raise ConfigError(
+                f"training.weighting={self.weighting!r}; use one of {list(WEIGHTINGS)}"
+            )
         if self.l_me < 1 or self.epochs < 0 or self.batch_size < 2 or self.warmup < 1:
-            raise ConfigError("training: l_me >= 1, epochs >= 0, batch_size >= 2 and warmup >= 1 needed")
+            raise ConfigError(
+                "training: l_me >= 1, epochs >= 0, batch_size >= 2 and warmup >= 1 needed"
+            )
         if self.precision not in ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"):
-            raise ConfigError(f"training.precision={self.precision!r}; use 32-true or bf16-mixed (GPU)")
+            raise ConfigError(
+                f"training.precision={self.precision!r}; use 32-true or bf16-mixed (GPU)"
+            )
 
     def key_fields(self) -> dict:
         return asdict(self)

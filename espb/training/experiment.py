@@ -50,8 +50,14 @@ from espb.training.tracking import Tracker, default_uri, flatten, tracker_for
 #: config keys that do not change a run's numbers (left out of the config hash)
 VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
 #: the six factors of paper Table 1, logged under short names too
-FACTORS = {"dr": "bvalue.dr", "dt": "bvalue.dt", "M_lim": "samples.m_lim", "loss": "training.loss",
-           "l_ME": "training.l_me", "AE": "autoencoder.enabled"}
+FACTORS = {
+    "dr": "bvalue.dr",
+    "dt": "bvalue.dt",
+    "M_lim": "samples.m_lim",
+    "loss": "training.loss",
+    "l_ME": "training.l_me",
+    "AE": "autoencoder.enabled",
+}
 
 
 @dataclass
@@ -88,10 +94,19 @@ def git_commit() -> str:
     if env:
         return env
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -114,9 +129,13 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
             "config groups of espb-train"
         )
     if not preset:
-        raise ConfigError("catalog: set catalog.path (an event table from `espb catalog ingest`) or catalog.synthetic")
+        raise ConfigError(
+            "catalog: set catalog.path (an event table from `espb catalog ingest`) or catalog.synthetic"
+        )
     seed, mode = int(cat.get("seed", 0)), cat.get("precursors", "planted")
-    mode = "null" if mode is None or str(mode).lower() in ("none", "null") else str(mode)  # YAML null too
+    mode = (
+        "null" if mode is None or str(mode).lower() in ("none", "null") else str(mode)
+    )  # YAML null too
     d = out_dir / "catalogs"
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"synthetic-{preset}-seed{seed}-{mode}.parquet"
@@ -125,7 +144,9 @@ def load_catalog(cat: dict, out_dir: Path, rep: Reporter) -> pd.DataFrame:
             from espb.catalog.synthetic.config import load_synth_config
             from espb.catalog.synthetic.generate import synthesize
 
-            rep.say(f"generating the synthetic catalog '{preset}' (seed {seed}, precursors {mode}) -> {path}")
+            rep.say(
+                f"generating the synthetic catalog '{preset}' (seed {seed}, precursors {mode}) -> {path}"
+            )
             scfg = load_synth_config(preset, [f"seed={seed}", f"precursors.mode={mode}"])
             res = synthesize(scfg, lambda msg: rep.say(f"  {msg}"))
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -171,15 +192,40 @@ def plan(cfg: DictConfig) -> dict[str, Any]:
     resolved.pop("hydra", None)
     h = config_hash(resolved)
     name = str(cfg.get("name") or "run")
-    return dict(cfg=cfg, resolved=resolved, hash=h, name=name, run_dir=out_dir / "runs" / name / h,
-                out_dir=out_dir, cube_cfg=cube_cfg, s_cfg=s_cfg, t_cfg=t_cfg, m_cfg=m_cfg, a_cfg=a_cfg)
+    return dict(
+        cfg=cfg,
+        resolved=resolved,
+        hash=h,
+        name=name,
+        run_dir=out_dir / "runs" / name / h,
+        out_dir=out_dir,
+        cube_cfg=cube_cfg,
+        s_cfg=s_cfg,
+        t_cfg=t_cfg,
+        m_cfg=m_cfg,
+        a_cfg=a_cfg,
+    )
 
 
-def prepare(cfg: DictConfig, rep: Reporter, planned: dict[str, Any] | None = None) -> dict[str, Any]:
+def prepare(
+    cfg: DictConfig, rep: Reporter, planned: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything before training: configs, catalog, cube, samples, schedule."""
     pl = planned or plan(cfg)
-    resolved, h, name, run_dir, out_dir = pl["resolved"], pl["hash"], pl["name"], pl["run_dir"], pl["out_dir"]
-    cube_cfg, s_cfg, t_cfg, m_cfg, a_cfg = pl["cube_cfg"], pl["s_cfg"], pl["t_cfg"], pl["m_cfg"], pl["a_cfg"]
+    resolved, h, name, run_dir, out_dir = (
+        pl["resolved"],
+        pl["hash"],
+        pl["name"],
+        pl["run_dir"],
+        pl["out_dir"],
+    )
+    cube_cfg, s_cfg, t_cfg, m_cfg, a_cfg = (
+        pl["cube_cfg"],
+        pl["s_cfg"],
+        pl["t_cfg"],
+        pl["m_cfg"],
+        pl["a_cfg"],
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
@@ -194,8 +240,10 @@ def prepare(cfg: DictConfig, rep: Reporter, planned: dict[str, Any] | None = Non
     t0 = time.perf_counter()
     cube = get_cube(events, cube_cfg, croot, progress=cube_progress, on_wait=rep.say)
     ds = cube.open()
-    rep.say(f"cube {cube.path.name}: {dict(ds.sizes)} ({'built' if cube.built else 'from cache'}, "
-            f"{time.perf_counter() - t0:.1f} s)")
+    rep.say(
+        f"cube {cube.path.name}: {dict(ds.sizes)} ({'built' if cube.built else 'from cache'}, "
+        f"{time.perf_counter() - t0:.1f} s)"
+    )
     t0 = time.perf_counter()
     skey = (cube.key, repr(s_cfg))
     if skey not in _SAMPLES_MEMO:  # sweep workers: consecutive jobs share cube and sample rules
@@ -224,11 +272,32 @@ def prepare(cfg: DictConfig, rep: Reporter, planned: dict[str, Any] | None = Non
     missing = 2 * per_seg["sum"] - per_seg["size"]  # EQ minus nEQ per segment
     short, n_short = int(missing.sum()), int((missing > 0).sum())
     if short:
-        rep.say(f"note: {n_short} segments had fewer nEQ candidates than EQ samples ({short} nEQ short in all)")
-    return dict(cfg=cfg, resolved=resolved, hash=h, name=name, run_dir=run_dir, out_dir=out_dir,
-                events=events, cube=cube, ds=ds, samples=samples, table=table, bounds=bounds,
-                mes=mes, dev_end=dev_end, cube_cfg=cube_cfg, s_cfg=s_cfg, t_cfg=t_cfg, m_cfg=m_cfg,
-                a_cfg=a_cfg, cache_root=croot, n_short=short)
+        rep.say(
+            f"note: {n_short} segments had fewer nEQ candidates than EQ samples ({short} nEQ short in all)"
+        )
+    return dict(
+        cfg=cfg,
+        resolved=resolved,
+        hash=h,
+        name=name,
+        run_dir=run_dir,
+        out_dir=out_dir,
+        events=events,
+        cube=cube,
+        ds=ds,
+        samples=samples,
+        table=table,
+        bounds=bounds,
+        mes=mes,
+        dev_end=dev_end,
+        cube_cfg=cube_cfg,
+        s_cfg=s_cfg,
+        t_cfg=t_cfg,
+        m_cfg=m_cfg,
+        a_cfg=a_cfg,
+        cache_root=croot,
+        n_short=short,
+    )
 
 
 def autoencoder_for(p: dict, device: torch.device, rep: Reporter):
@@ -245,18 +314,29 @@ def autoencoder_for(p: dict, device: torch.device, rep: Reporter):
     def build():
         rng = np.random.default_rng([a_cfg.seed, 0xAE])
         b = np.asarray(p["ds"]["b"].values)
-        day, r, c = sample_map_index(pool, s_cfg.lookback, a_cfg.n_maps, min(day_hi, pool.shape[0]), rng)
+        day, r, c = sample_map_index(
+            pool, s_cfg.lookback, a_cfg.n_maps, min(day_hi, pool.shape[0]), rng
+        )
         maps = gather_maps(b, day, r, c, s_cfg.patch)
-        rep.say(f"training the autoencoder on {len(maps):,} maps ({a_cfg.period} period; key {key})")
+        rep.say(
+            f"training the autoencoder on {len(maps):,} maps ({a_cfg.period} period; key {key})"
+        )
 
         def prog(epoch, tl, vl):
-            rep.bar("autoencoder", epoch + 1, a_cfg.max_epochs, f"epoch {epoch + 1} train {tl:.4g} val {vl:.4g}")
+            rep.bar(
+                "autoencoder",
+                epoch + 1,
+                a_cfg.max_epochs,
+                f"epoch {epoch + 1} train {tl:.4g} val {vl:.4g}",
+            )
 
         return fit_autoencoder(maps, a_cfg, device, prog)
 
     model, info, built = get_autoencoder(key, p["cache_root"], build, on_wait=rep.say)
-    rep.say(f"autoencoder {key}: {'trained' if built else 'from cache'}, {info['epochs']} epochs, "
-            f"held-out MSE {info['best_val_mse']:.4g}")
+    rep.say(
+        f"autoencoder {key}: {'trained' if built else 'from cache'}, {info['epochs']} epochs, "
+        f"held-out MSE {info['best_val_mse']:.4g}"
+    )
     return model, key, info
 
 
@@ -274,13 +354,29 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
 
     def finished_before(run_id: str, where: str) -> ExperimentResult:
-        rep.say(f"this configuration (hash {pl['hash']}) already finished: {where}, MLflow run {run_id}; "
-                "nothing to do (run.force=true trains it again)")
-        records = pd.read_csv(run_dir / "metrics.csv").to_dict("records") if (run_dir / "metrics.csv").exists() else []
+        rep.say(
+            f"this configuration (hash {pl['hash']}) already finished: {where}, MLflow run {run_id}; "
+            "nothing to do (run.force=true trains it again)"
+        )
+        records = (
+            pd.read_csv(run_dir / "metrics.csv").to_dict("records")
+            if (run_dir / "metrics.csv").exists()
+            else []
+        )
         pred_path = run_dir / "predictions.parquet"
         pred = pd.read_parquet(pred_path) if pred_path.exists() else pd.DataFrame()
-        return ExperimentResult(run_dir, run_id, state.get("tracking_uri", uri), exp_name, records, pred, {}, True,
-                                config=pl["resolved"], already_done=True)
+        return ExperimentResult(
+            run_dir,
+            run_id,
+            state.get("tracking_uri", uri),
+            exp_name,
+            records,
+            pred,
+            {},
+            True,
+            config=pl["resolved"],
+            already_done=True,
+        )
 
     tcfg = pl["resolved"]["tracking"]
     uri = tcfg.get("uri") or default_uri(pl["out_dir"])
@@ -292,12 +388,16 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
     if not force:
         done = tracker.find_finished(pl["hash"])
         if done is not None:
-            return finished_before(done, f"in MLflow experiment '{exp_name}' ({uri}), run folder {run_dir}")
+            return finished_before(
+                done, f"in MLflow experiment '{exp_name}' ({uri}), run folder {run_dir}"
+            )
     sweep = dict(pl["resolved"].get("sweep") or {})
     run_tags = dict(tcfg.get("tags") or {})
     if sweep.get("name"):
         parent = tracker.ensure_parent(str(sweep["name"]), lock_dir=pl["out_dir"] / "hydra")
-        run_tags.update({"mlflow.parentRunId": parent, "sweep_name": str(sweep["name"]), "sweep_role": "child"})
+        run_tags.update(
+            {"mlflow.parentRunId": parent, "sweep_name": str(sweep["name"]), "sweep_role": "child"}
+        )
     if force:
         for f in ("checkpoint.pt", "state.json"):
             (run_dir / f).unlink(missing_ok=True)
@@ -309,26 +409,39 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
 
     fabric = make_fabric(t_cfg)
     device = fabric.device
-    source = BlockSource(np.asarray(p["ds"]["b"].values), p["table"], s_cfg.lookback, s_cfg.patch, device)
+    source = BlockSource(
+        np.asarray(p["ds"]["b"].values), p["table"], s_cfg.lookback, s_cfg.patch, device
+    )
     ae_tag = ""
     if p["a_cfg"].enabled:
         ae, ae_tag, _ = autoencoder_for(p, device, rep)
         source.attach_autoencoder(ae, progress=lambda d, n: rep.bar("residual blocks", d, n, ""))
 
-    run_id = tracker.start(state.get("run_id"), run_name=f"{p['name']}-{p['hash'][:8]}", tags=run_tags)
+    run_id = tracker.start(
+        state.get("run_id"), run_name=f"{p['name']}-{p['hash'][:8]}", tags=run_tags
+    )
     if run_tags:  # a resumed run too
         tracker.set_tags(run_tags)
-    state.update({"run_id": run_id, "tracking_uri": uri, "experiment": exp_name, "config_hash": p["hash"]})
+    state.update(
+        {"run_id": run_id, "tracking_uri": uri, "experiment": exp_name, "config_hash": p["hash"]}
+    )
     state_path.write_text(json.dumps(state, indent=1))
     flat = flatten(p["resolved"])
     params = {k: v for k, v in flat.items() if not k.startswith(("run.", "tracking."))}
     params.update({short: OmegaConf.select(cfg, long) for short, long in FACTORS.items()})
     tracker.log_params(params)
-    tracker.set_tags({
-        "config_hash": p["hash"], "catalog_hash": p["cube"].catalog_hash, "cube_key": p["cube"].key,
-        "autoencoder_key": ae_tag or "off", "espb_version": __version__, "git_commit": git_commit(),
-        "device": str(device), "preset": p["name"],
-    })
+    tracker.set_tags(
+        {
+            "config_hash": p["hash"],
+            "catalog_hash": p["cube"].catalog_hash,
+            "cube_key": p["cube"].key,
+            "autoencoder_key": ae_tag or "off",
+            "espb_version": __version__,
+            "git_commit": git_commit(),
+            "device": str(device),
+            "preset": p["name"],
+        }
+    )
     tracker.log_artifact(run_dir / "config.yaml")
 
     wdir = run_dir / "weights"
@@ -340,13 +453,25 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
 
     def prog(done, total, rec):
         p_ = "test" if rec["phase"] == "test" else "val"
-        rep.bar("meta-epochs", done, total,
-                f"{rec['date']} acc {rec[f'{p_}/accuracy']:.2f} cum {rec[f'{p_}/acc_cumulative']:.3f}")
+        rep.bar(
+            "meta-epochs",
+            done,
+            total,
+            f"{rec['date']} acc {rec[f'{p_}/accuracy']:.2f} cum {rec[f'{p_}/acc_cumulative']:.3f}",
+        )
 
     module_kwargs = dict(lookback=s_cfg.lookback, patch=s_cfg.patch, **asdict(p["m_cfg"]))
     trainer = ProgressiveTrainer(
-        p["table"], p["mes"], source, t_cfg, module_kwargs, fabric, run_dir, p["samples"].grid.date,
-        on_meta_epoch=on_me, progress=prog,
+        p["table"],
+        p["mes"],
+        source,
+        t_cfg,
+        module_kwargs,
+        fabric,
+        run_dir,
+        p["samples"].grid.date,
+        on_meta_epoch=on_me,
+        progress=prog,
     )
     model = trainer.module.model
     rep.say(f"classifier: {n_parameters(model)} parameters, layout {model.layout}, device {device}")
@@ -361,9 +486,16 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
         have = tracker.logged_steps("train/n_samples")
         for rec in res.records:
             if rec["meta_epoch"] not in have:
-                tracker.log_metrics({k: v for k, v in rec.items() if "/" in k}, step=rec["meta_epoch"])
-    state.update({"completed": res.completed, "meta_epochs_done": len(res.records),
-                  "n_meta_epochs": len(p["mes"])})
+                tracker.log_metrics(
+                    {k: v for k, v in rec.items() if "/" in k}, step=rec["meta_epoch"]
+                )
+    state.update(
+        {
+            "completed": res.completed,
+            "meta_epochs_done": len(res.records),
+            "n_meta_epochs": len(p["mes"]),
+        }
+    )
     state_path.write_text(json.dumps(state, indent=1))
     if len(res.predictions):
         pred = res.predictions.copy()
@@ -373,5 +505,15 @@ def run_experiment(cfg: DictConfig, rep: Reporter | None = None) -> ExperimentRe
         pred.to_parquet(run_dir / "predictions.parquet", index=False)
     pd.DataFrame(res.records).to_csv(run_dir / "metrics.csv", index=False)
     tracker.log_artifacts(wdir, "weights")  # one call: per-meta-epoch uploads cost ~0.1 s each
-    return ExperimentResult(run_dir, run_id, uri, exp_name, res.records, res.predictions, res.timing,
-                            res.completed, config=p["resolved"], tracker=tracker)
+    return ExperimentResult(
+        run_dir,
+        run_id,
+        uri,
+        exp_name,
+        res.records,
+        res.predictions,
+        res.timing,
+        res.completed,
+        config=p["resolved"],
+        tracker=tracker,
+    )

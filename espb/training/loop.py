@@ -48,7 +48,7 @@ def _batches(perm: np.ndarray, bs: int) -> list[np.ndarray]:
     sample gives no batch."""
     if len(perm) < 2:
         return []
-    out = [perm[i:i + bs] for i in range(0, len(perm), bs)]
+    out = [perm[i : i + bs] for i in range(0, len(perm), bs)]
     if len(out[-1]) == 1:
         last = out.pop()
         out[-1] = np.concatenate([out[-1], last])
@@ -93,21 +93,36 @@ class ProgressiveTrainer:
         self.fabric, self.run_dir, self.dates = fabric, Path(run_dir), dates
         self.on_meta_epoch, self.progress = on_meta_epoch, progress
         torch.manual_seed(cfg.seed)  # model initialisation only
-        self.module = BlockClassifier(loss=cfg.loss, lr=cfg.lr, weight_decay=cfg.weight_decay, **module_kwargs)
+        self.module = BlockClassifier(
+            loss=cfg.loss, lr=cfg.lr, weight_decay=cfg.weight_decay, **module_kwargs
+        )
         opt = self.module.configure_optimizers()
         self.model, self.opt = fabric.setup(self.module, opt)
         self.labels = table["label"].to_numpy().astype(np.float32)
         self.train_labels = self.labels.copy()
         if cfg.shuffle_labels:  # one fixed permutation: each sample keeps its (wrong) label
-            self.train_labels = np.random.default_rng([cfg.seed, 0x5B0FF1E]).permutation(self.labels)
+            self.train_labels = np.random.default_rng([cfg.seed, 0x5B0FF1E]).permutation(
+                self.labels
+            )
         self.device = source.device
-        self.timing = {"fwd_bwd_s": 0.0, "gather_s": 0.0, "validate_s": 0.0, "train_steps": 0, "train_samples": 0}
+        self.timing = {
+            "fwd_bwd_s": 0.0,
+            "gather_s": 0.0,
+            "validate_s": 0.0,
+            "train_steps": 0,
+            "train_samples": 0,
+        }
 
     # ----------------------------------------------------------------------------- checkpoint
     def _state(self, m: int, records, preds, prev_sids, prev_w) -> dict:
         return {
-            "meta_epoch": m, "model": self.module.state_dict(), "optimizer": self.opt.state_dict(),
-            "records": records, "predictions": preds, "prev_sids": prev_sids, "prev_w": prev_w,
+            "meta_epoch": m,
+            "model": self.module.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "records": records,
+            "predictions": preds,
+            "prev_sids": prev_sids,
+            "prev_w": prev_w,
             "n_meta_epochs": len(self.mes),
         }
 
@@ -155,7 +170,7 @@ class ProgressiveTrainer:
         t0 = time.perf_counter()
         with torch.no_grad():
             for i in range(0, len(sids), self.cfg.eval_batch_size):
-                bi = torch.tensor(sids[i:i + self.cfg.eval_batch_size], device=self.device)
+                bi = torch.tensor(sids[i : i + self.cfg.eval_batch_size], device=self.device)
                 with self.fabric.autocast():
                     out.append(self.module.score(self.source.blocks(bi)).cpu().numpy())
         self.timing["validate_s"] += time.perf_counter() - t0
@@ -177,7 +192,11 @@ class ProgressiveTrainer:
             records, preds = st["records"], st["predictions"]
             prev_sids, prev_w = st["prev_sids"], st["prev_w"]
             start = resumed_from = st["meta_epoch"] + 1
-        stop = len(self.mes) if cfg.max_meta_epochs is None else min(len(self.mes), cfg.max_meta_epochs)
+        stop = (
+            len(self.mes)
+            if cfg.max_meta_epochs is None
+            else min(len(self.mes), cfg.max_meta_epochs)
+        )
         t_run = time.perf_counter()
         for me in self.mes[start:stop]:
             t_me = time.perf_counter()
@@ -191,14 +210,21 @@ class ProgressiveTrainer:
             train_loss = self._train(me, sids, w)
             va = self.table[validation_mask(self.table, me)]
             scores = self._validate(va["sid"].to_numpy())
-            rec = self._record(me, va, scores, records, train_loss, len(sids), int((~in_prev).sum()))
+            rec = self._record(
+                me, va, scores, records, train_loss, len(sids), int((~in_prev).sum())
+            )
             rec["time/meta_epoch_s"] = time.perf_counter() - t_me
             records.append(rec)
             pred = {
-                "meta_epoch": np.full(len(va), me.index), "phase": np.full(len(va), me.phase),
-                "sid": va["sid"].to_numpy(), "target": va["target"].to_numpy(),
-                "row": va["row"].to_numpy(), "col": va["col"].to_numpy(),
-                "label": va["label"].to_numpy(), "score": scores, "mw": va["mw"].to_numpy(),
+                "meta_epoch": np.full(len(va), me.index),
+                "phase": np.full(len(va), me.phase),
+                "sid": va["sid"].to_numpy(),
+                "target": va["target"].to_numpy(),
+                "row": va["row"].to_numpy(),
+                "col": va["col"].to_numpy(),
+                "label": va["label"].to_numpy(),
+                "score": scores,
+                "mw": va["mw"].to_numpy(),
                 "mean_count": va["mean_count"].to_numpy(),
             }
             preds.append(pred)
@@ -210,21 +236,40 @@ class ProgressiveTrainer:
                 self.progress(me.index + 1, len(self.mes), rec)
         self.timing["loop_s"] = time.perf_counter() - t_run
         completed = len(records) == len(self.mes)
-        pdf = pd.DataFrame({k: np.concatenate([p[k] for p in preds]) for k in preds[0]}) if preds else pd.DataFrame()
+        pdf = (
+            pd.DataFrame({k: np.concatenate([p[k] for p in preds]) for k in preds[0]})
+            if preds
+            else pd.DataFrame()
+        )
         if len(pdf):
             pdf.insert(2, "date", self.dates(pdf["target"].to_numpy()))
         return LoopResult(records, pdf, dict(self.timing), completed, resumed_from, self.module)
 
-    def _record(self, me: MetaEpoch, va: pd.DataFrame, scores: np.ndarray, records: list[dict],
-                train_loss: float, n_train: int, n_new: int) -> dict:
+    def _record(
+        self,
+        me: MetaEpoch,
+        va: pd.DataFrame,
+        scores: np.ndarray,
+        records: list[dict],
+        train_loss: float,
+        n_train: int,
+        n_new: int,
+    ) -> dict:
         labels = va["label"].to_numpy()
         m = BlockClassifier.validation_metrics(labels, scores)
         p = me.phase if me.phase == "test" else "val"
         same = [r for r in records if r["phase"] == me.phase]
         correct = np.array([r[f"{p}/n_correct"] for r in same] + [m["n_correct"]])
-        total = np.array([r[f"{p}/n_eq"] + r[f"{p}/n_neq"] for r in same] + [m["n_eq"] + m["n_neq"]])
+        total = np.array(
+            [r[f"{p}/n_eq"] + r[f"{p}/n_neq"] for r in same] + [m["n_eq"] + m["n_neq"]]
+        )
         d = pd.Timestamp(self.dates(np.array([me.lo]))[0])
-        rec = {"phase": me.phase, "meta_epoch": me.index, "segment": me.segment, "date": d.strftime("%Y-%m-%d")}
+        rec = {
+            "phase": me.phase,
+            "meta_epoch": me.index,
+            "segment": me.segment,
+            "date": d.strftime("%Y-%m-%d"),
+        }
         rec.update({f"{p}/{k}": v for k, v in m.items()})
         rec[f"{p}/acc_running5"] = float(running_accuracy(correct, total, 5)[-1])
         rec[f"{p}/acc_running20"] = float(running_accuracy(correct, total, 20)[-1])

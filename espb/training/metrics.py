@@ -22,7 +22,9 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def classification_metrics(
+    labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
     """Metrics of one validation set (labels 0/1, scores in [0, 1])."""
     y = np.asarray(labels).astype(bool)
     s = np.asarray(scores, dtype=np.float64)
@@ -44,7 +46,10 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
         "n_eq": float(y.sum()),
         "n_neq": float(n - y.sum()),
         "n_correct": float(tp + tn),
-        "tp": float(tp), "fp": float(fp), "tn": float(tn), "fn": float(fn),
+        "tp": float(tp),
+        "fp": float(fp),
+        "tn": float(tn),
+        "fn": float(fn),
         "mean_score_eq": float(s[y].mean()) if y.any() else float("nan"),
         "mean_score_neq": float(s[~y].mean()) if (~y).any() else float("nan"),
     }

@@ -15,12 +15,22 @@ class BlockClassifier(L.LightningModule):
     """Scores a batch of blocks; ``loss`` is ``mae`` (|sigmoid(logit) - label|) or ``bce``, each
     multiplied by the sample weight (mean 1 over the training set) and averaged over the batch."""
 
-    def __init__(self, lookback: int = 512, patch: int = 32, loss: str = "mae", lr: float = 1e-4,
-                 weight_decay: float = 1e-5, layout: str | None = None, conv_bias: bool = False,
-                 negative_slope: float = 0.1) -> None:
+    def __init__(
+        self,
+        lookback: int = 512,
+        patch: int = 32,
+        loss: str = "mae",
+        lr: float = 1e-4,
+        weight_decay: float = 1e-5,
+        layout: str | None = None,
+        conv_bias: bool = False,
+        negative_slope: float = 0.1,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = CnnTcn(lookback, patch, layout, conv_bias=conv_bias, negative_slope=negative_slope)
+        self.model = CnnTcn(
+            lookback, patch, layout, conv_bias=conv_bias, negative_slope=negative_slope
+        )
         self.loss_name = loss
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +53,9 @@ class BlockClassifier(L.LightningModule):
         return torch.sigmoid(self(x).float())
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
 
     @staticmethod
     def validation_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:

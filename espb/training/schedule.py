@@ -37,7 +37,9 @@ class MetaEpoch:
     phase: str  # "dev" or "test"
 
 
-def meta_epochs(table: pd.DataFrame, bounds: np.ndarray, warmup: int = 6, dev_end: int | None = None) -> list[MetaEpoch]:
+def meta_epochs(
+    table: pd.DataFrame, bounds: np.ndarray, warmup: int = 6, dev_end: int | None = None
+) -> list[MetaEpoch]:
     """The meta-epochs: one per segment from ``warmup`` on that has at least one EQ sample and
     at least one EQ sample before it."""
     n_eq = np.bincount(table.loc[table["label"] == 1, "segment"].to_numpy(), minlength=len(bounds))
@@ -62,7 +64,9 @@ def validation_mask(table: pd.DataFrame, me: MetaEpoch) -> np.ndarray:
     return table["segment"].to_numpy() == me.segment
 
 
-def sample_weights(prev_w: np.ndarray | None, in_prev: np.ndarray, weighting: str = "reset") -> np.ndarray:
+def sample_weights(
+    prev_w: np.ndarray | None, in_prev: np.ndarray, weighting: str = "reset"
+) -> np.ndarray:
     """Weights for the current training set.
 
     ``in_prev``: bool per current sample, True if it was in the previous training set;

@@ -60,7 +60,9 @@ class Tracker:
             if exp is None:
                 loc = None if artifact_root is None else Path(artifact_root).resolve().as_uri()
                 try:
-                    self.experiment_id = self.client.create_experiment(experiment, artifact_location=loc)
+                    self.experiment_id = self.client.create_experiment(
+                        experiment, artifact_location=loc
+                    )
                 except Exception:
                     exp = self.client.get_experiment_by_name(experiment)
                     if exp is None:
@@ -69,10 +71,14 @@ class Tracker:
             else:
                 self.experiment_id = exp.experiment_id
         except Exception as exc:
-            raise EspbError(f"MLflow tracking store {uri!r}: {exc}; set tracking.uri to a reachable store") from exc
+            raise EspbError(
+                f"MLflow tracking store {uri!r}: {exc}; set tracking.uri to a reachable store"
+            ) from exc
         self.run_id: str | None = None
 
-    def start(self, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None) -> str:
+    def start(
+        self, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None
+    ) -> str:
         """Continue ``run_id`` if it exists in this store, else create a run."""
         if run_id:
             try:
@@ -93,7 +99,7 @@ class Tracker:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.config_hash = '{config_hash}' and tags.espb_completed = 'true' "
-                          "and attributes.status = 'FINISHED'",
+            "and attributes.status = 'FINISHED'",
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
@@ -103,12 +109,17 @@ class Tracker:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.sweep_role = 'parent' and tags.sweep_name = '{sweep_name}'",
-            order_by=["attributes.start_time ASC"], max_results=1,
+            order_by=["attributes.start_time ASC"],
+            max_results=1,
         )
         return runs[0].info.run_id if runs else None
 
-    def ensure_parent(self, sweep_name: str, lock_dir: str | Path | None = None,
-                      tags: dict[str, Any] | None = None) -> str:
+    def ensure_parent(
+        self,
+        sweep_name: str,
+        lock_dir: str | Path | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> str:
         """The sweep's parent run, created if absent. Creation takes a file lock under
         ``lock_dir`` so that jobs starting together create one parent (the sweep's start
         callback normally creates it before any job runs)."""
@@ -128,7 +139,8 @@ class Tracker:
             if found:
                 return found
             run = self.client.create_run(
-                self.experiment_id, run_name=f"sweep {sweep_name}",
+                self.experiment_id,
+                run_name=f"sweep {sweep_name}",
                 tags={"sweep_role": "parent", "sweep_name": sweep_name, **(tags or {})},
             )
             return run.info.run_id
@@ -139,24 +151,27 @@ class Tracker:
         existing = self.client.get_run(self.run_id).data.params
         items = [Param(k, str(v)[:PARAM_MAX]) for k, v in params.items() if k not in existing]
         for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, params=items[i:i + 100])
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         items = [RunTag(k, str(v)) for k, v in tags.items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, tags=items[i:i + 100])
+            self.client.log_batch(self.run_id, tags=items[i : i + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Numeric values at ``step``; NaN (e.g. AUC with one class) is left out."""
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        items = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items()
-                 if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))]
+        items = [
+            Metric(k, float(v), ts, int(step))
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
+        ]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(self.run_id, metrics=items[i:i + 1000])
+            self.client.log_batch(self.run_id, metrics=items[i : i + 1000])
 
     def logged_steps(self, key: str) -> set[int]:
         return {m.step for m in self.client.get_metric_history(self.run_id, key)}

@@ -92,12 +92,18 @@ def digest(ds: xr.Dataset) -> str:
 
 def leftovers(cubes: Path) -> list[str]:
     """Temporary or trash directories a build left in ``<cache>/cubes``."""
-    return sorted(p.name for p in cubes.iterdir() if ".tmp-" in p.name or p.name.startswith(".trash-"))
+    return sorted(
+        p.name for p in cubes.iterdir() if ".tmp-" in p.name or p.name.startswith(".trash-")
+    )
 
 
 def run_py(script: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, env=_child_env(), capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -172,8 +178,12 @@ def test_hit_and_miss(events, tmp_path):
     # one event's magnitude edited: new catalog hash, new key, new store
     edited = events.copy()
     t0, t1 = pd.Timestamp("2010-06-01", tz="UTC"), pd.Timestamp("2010-07-10", tz="UTC")
-    inside = ((edited["time"] >= t0) & (edited["time"] < t1) & edited["latitude"].between(38.0, 40.0)
-              & edited["longitude"].between(141.0, 143.0)).to_numpy()
+    inside = (
+        (edited["time"] >= t0)
+        & (edited["time"] < t1)
+        & edited["latitude"].between(38.0, 40.0)
+        & edited["longitude"].between(141.0, 143.0)
+    ).to_numpy()
     assert inside.sum() > 10
     i = edited.index[inside][inside.sum() // 2]
     edited.loc[i, "mw"] = edited.loc[i, "mw"] + 0.37
@@ -231,18 +241,31 @@ def test_concurrent_builders_build_once(catalog, warm_numba, tmp_path):
     ready, go, cache_dir = tmp_path / "ready", tmp_path / "go", tmp_path / "cache"
     ready.mkdir()
     script = child_script(
-        CONCURRENT_BODY, catalog=cat_path, cfg=WIDE, cache_dir=cache_dir,
-        ready=str(ready), go=str(go), hold=1.0,
+        CONCURRENT_BODY,
+        catalog=cat_path,
+        cfg=WIDE,
+        cache_dir=cache_dir,
+        ready=str(ready),
+        go=str(go),
+        hold=1.0,
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=_child_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env=_child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(n)
     ]
     try:
         deadline = time.monotonic() + 90
         while len(list(ready.iterdir())) < n:
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
+            assert all(p.poll() is None for p in procs), [
+                p.communicate() for p in procs if p.poll() is not None
+            ]
             assert time.monotonic() < deadline, "the builders did not start"
             time.sleep(0.01)
         go.touch()  # all four are past their imports: release them together
@@ -352,7 +375,9 @@ def test_killed_while_writing_chunks(catalog, warm_numba, tmp_path):
     tmp = _killed_build(KILL_MID_WRITE, catalog, tmp_path, after=5)
     # a genuinely partial store: zarr itself would open it and serve fill values for the chunks
     # that were never written; only the missing manifest keeps it from being used
-    n_chunks = sum(1 for p in tmp.rglob("*") if p.is_file() and "/c/" in p.relative_to(tmp).as_posix())
+    n_chunks = sum(
+        1 for p in tmp.rglob("*") if p.is_file() and "/c/" in p.relative_to(tmp).as_posix()
+    )
     assert 1 <= n_chunks < 3 * 12 + 3, n_chunks
     _rebuild_after_kill(catalog[0], tmp_path, tmp)
 
@@ -497,7 +522,12 @@ def test_list_cubes(events, tmp_path):
     ra, rb = rows[str(a.path)], rows[str(b.path)]
     assert ra["ok"] is True and ra["problem"] is None
     assert (ra["key"], ra["catalog_hash"], ra["mode"], ra["dr"], ra["dt"]) == (
-        a.key, a.catalog_hash, "paper", 0.25, 150)
+        a.key,
+        a.catalog_hash,
+        "paper",
+        0.25,
+        150,
+    )
     assert (ra["start"], ra["end"]) == ("2010-06-01", "2010-07-15")
     assert ra["size_mb"] > 0 and ra["created"]
     assert rb["ok"] is True and (rb["key"], rb["dr"], rb["dt"]) == (b.key, 0.4, 30)
@@ -517,8 +547,15 @@ def test_dataset_and_zarr_layout(events, tmp_path):
     for v in VARS:
         assert ds[v].dims == ("time", "lat", "lon")
     assert dict(ds.sizes) == {"time": cfg.n_days, "lat": 30, "lon": 30}
-    assert ds["b"].dtype == np.float32 and ds["n_events"].dtype == np.int32 and ds["n_used"].dtype == np.int32
-    assert str(ds["time"].values[0])[:10] == "2010-06-01" and str(ds["time"].values[-1])[:10] == "2010-07-15"
+    assert (
+        ds["b"].dtype == np.float32
+        and ds["n_events"].dtype == np.int32
+        and ds["n_used"].dtype == np.int32
+    )
+    assert (
+        str(ds["time"].values[0])[:10] == "2010-06-01"
+        and str(ds["time"].values[-1])[:10] == "2010-07-15"
+    )
     np.testing.assert_allclose(ds["lat"].values[[0, -1]], [37.55, 40.45])
     np.testing.assert_allclose(ds["lon"].values[[0, -1]], [140.55, 143.45])
 
@@ -538,7 +575,9 @@ def test_dataset_and_zarr_layout(events, tmp_path):
     assert m["key"] == r.key and m["complete"] is True and m["catalog_hash"] == r.catalog_hash
     assert m["config"] == json.loads(json.dumps(cfg.key_fields()))
     assert set(m["files"]) == {
-        p.relative_to(r.path).as_posix() for p in r.path.rglob("*") if p.is_file() and p.name != MANIFEST
+        p.relative_to(r.path).as_posix()
+        for p in r.path.rglob("*")
+        if p.is_file() and p.name != MANIFEST
     }
 
     # zarr format 3, chunks = cfg.chunks clipped to the shape
@@ -564,7 +603,9 @@ def test_check_store_on_nothing(tmp_path):
     with pytest.raises(EspbError):
         open_cube(tmp_path / "nope.zarr")
     # a plain zarr store that is not ours
-    xr.Dataset({"x": ("t", np.arange(3))}).to_zarr(tmp_path / "foreign.zarr", zarr_format=3, consolidated=False)
+    xr.Dataset({"x": ("t", np.arange(3))}).to_zarr(
+        tmp_path / "foreign.zarr", zarr_format=3, consolidated=False
+    )
     assert MANIFEST in check_store(tmp_path / "foreign.zarr")
     with pytest.raises(EspbError):
         open_cube(tmp_path / "foreign.zarr")

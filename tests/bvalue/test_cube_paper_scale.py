@@ -16,7 +16,9 @@ from espb.catalog.synthetic.generate import synthesize
 def test_paper_size_cube_time_and_values(tmp_path) -> None:
     events = synthesize(load_synth_config("paper")).events
     cfg = load_cube_config("paper", ["dr=0.65", "dt=730"])
-    get_cube(events, load_cube_config("paper", ["dr=0.65", "dt=730", "end=2000-01-10"]), tmp_path)  # JIT
+    get_cube(
+        events, load_cube_config("paper", ["dr=0.65", "dt=730", "end=2000-01-10"]), tmp_path
+    )  # JIT
     res = get_cube(events, cfg, tmp_path)
     assert res.built
     assert res.stats["total_s"] <= 60.0, res.stats  # the target on 2 cores
@@ -29,5 +31,7 @@ def test_paper_size_cube_time_and_values(tmp_path) -> None:
     for c, (i, j) in enumerate(cells):
         got = ds["b"].isel(lat=i, lon=j).values[days]
         np.testing.assert_allclose(got, ref["b"][:, c], atol=1e-5)
-        np.testing.assert_array_equal(ds["n_events"].isel(lat=i, lon=j).values[days], ref["n_events"][:, c])
+        np.testing.assert_array_equal(
+            ds["n_events"].isel(lat=i, lon=j).values[days], ref["n_events"][:, c]
+        )
     assert (ref["n_events"] > 0).mean() > 0.5

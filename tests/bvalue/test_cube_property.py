@@ -36,8 +36,13 @@ bin_mags = st.sampled_from([2.0, 2.1, 2.2, 2.5, 3.0, 3.0, 3.4])
 def catalogs(draw, binned: bool):
     n = draw(st.integers(0, 40))
     mags = st.one_of(bin_mags, bin_mags) if binned else st.one_of(bin_mags, st.floats(1.0, 4.0))
-    rows = draw(st.lists(st.tuples(coord, coord, st.integers(-12, N_DAYS + 3), seconds, mags),
-                         min_size=n, max_size=n))
+    rows = draw(
+        st.lists(
+            st.tuples(coord, coord, st.integers(-12, N_DAYS + 3), seconds, mags),
+            min_size=n,
+            max_size=n,
+        )
+    )
     if rows and draw(st.booleans()):  # exact time ties
         rows.append(rows[0][:4] + (draw(mags),))
     lat = [REGION[0] + r[0] for r in rows]
@@ -48,9 +53,14 @@ def catalogs(draw, binned: bool):
 
 def cube_cfg(draw, mode: str) -> CubeConfig:
     cfg = CubeConfig(
-        name="prop", start=START, end=str((pd.Timestamp(START) + pd.Timedelta(days=N_DAYS - 1)).date()),
-        region=list(REGION), dr=draw(st.sampled_from([0.05, 0.1, 0.15, 0.25])),
-        dt=draw(st.integers(1, 15)), mode=mode, metric=draw(st.sampled_from(["planar", "greatcircle"])),
+        name="prop",
+        start=START,
+        end=str((pd.Timestamp(START) + pd.Timedelta(days=N_DAYS - 1)).date()),
+        region=list(REGION),
+        dr=draw(st.sampled_from([0.05, 0.1, 0.15, 0.25])),
+        dt=draw(st.integers(1, 15)),
+        mode=mode,
+        metric=draw(st.sampled_from(["planar", "greatcircle"])),
         b_max=draw(st.sampled_from([2.0, 2.0, 5.0])),
     )
     if mode == "classic":
@@ -90,11 +100,22 @@ def test_dense_catalog_with_all_modes() -> None:
     days = rng.integers(-20, N_DAYS + 2, n)
     secs = rng.uniform(0, 86_400, n)
     mags = np.round(1.5 + rng.exponential(0.43, n), 1)
-    ev = events_frame(lat, lon, mags, [at_day(int(d), float(s)) for d, s in zip(days, secs, strict=True)])
+    ev = events_frame(
+        lat, lon, mags, [at_day(int(d), float(s)) for d, s in zip(days, secs, strict=True)]
+    )
     for mode, thr in (("paper", None), ("paper", 0.05), ("binned", None), ("classic", 1.5)):
         for metric in ("planar", "greatcircle"):
-            cfg = CubeConfig(name="dense", start=START, end="2020-01-18", region=list(REGION), dr=0.15,
-                             dt=10, mode=mode, threshold=thr, metric=metric)
+            cfg = CubeConfig(
+                name="dense",
+                start=START,
+                end="2020-01-18",
+                region=list(REGION),
+                dr=0.15,
+                dt=10,
+                mode=mode,
+                threshold=thr,
+                metric=metric,
+            )
             assert_cube_matches_reference(ev, cfg)
     ds, _ = build_cube(ev, cfg)
     assert (ds["n_events"].values > 100).mean() > 0.5  # the test really is dense
@@ -105,9 +126,16 @@ def test_on_radius_at_the_grid_edge() -> None:
     tolerance) outside the grid's edge, e.g. at 34.99999999999926 for the first row's centre
     35.05 and dr 0.05, was dropped by the kernel's latitude band filter before the distance test."""
     eps = 7.4e-13
-    for lat, lon in ((35.0 - eps, 140.05), (35.3 + eps, 140.05), (35.05, 140.0 - eps), (35.25, 140.4 + eps)):
+    for lat, lon in (
+        (35.0 - eps, 140.05),
+        (35.3 + eps, 140.05),
+        (35.05, 140.0 - eps),
+        (35.25, 140.4 + eps),
+    ):
         ev = events_frame([lat], [lon], [2.0], [at_day(0)])
-        cfg = CubeConfig(name="edge", start=START, end="2020-01-02", region=list(REGION), dr=0.05, dt=1)
+        cfg = CubeConfig(
+            name="edge", start=START, end="2020-01-02", region=list(REGION), dr=0.05, dt=1
+        )
         ds, _ = build_cube(ev, cfg)
         assert ds["n_events"].values[0].sum() == 1, (lat, lon)
         assert_cube_matches_reference(ev, cfg)
@@ -123,8 +151,9 @@ def test_radius_boundary_and_day_boundaries() -> None:
         mw=[2.0, 2.5, 9.0, 3.0, 3.5],
         time=[at_day(2), at_day(2, 86_400 - 1e-9), at_day(2), at_day(3), at_day(5, 86_399)],
     )
-    cfg = CubeConfig(name="edge", start=START, end="2020-01-08", region=list(REGION), dr=dr, dt=2,
-                     mode="paper")
+    cfg = CubeConfig(
+        name="edge", start=START, end="2020-01-08", region=list(REGION), dr=dr, dt=2, mode="paper"
+    )
     ds, _ = build_cube(ev, cfg)
     n = ds["n_events"].values[:, 0, 0]
     # day 2: the two on-radius events; day 3: those + the midnight event; day 4: window [3, 4]
@@ -156,15 +185,25 @@ def test_greatcircle_radius_boundary() -> None:
     # due east along the small circle is *not* the great-circle distance: solve haversine for dlon
     phi = math.radians(c_lat)
     dlon = math.degrees(2 * math.asin(math.sin(r_km / (2 * EARTH_RADIUS_KM)) / math.cos(phi)))
-    dlon_out = math.degrees(2 * math.asin(math.sin((r_km + 0.001) / (2 * EARTH_RADIUS_KM)) / math.cos(phi)))
+    dlon_out = math.degrees(
+        2 * math.asin(math.sin((r_km + 0.001) / (2 * EARTH_RADIUS_KM)) / math.cos(phi))
+    )
     ev = events_frame(
         lat=[c_lat + dlat, c_lat, c_lat + dlat_out, c_lat],
         lon=[c_lon, c_lon + dlon, c_lon, c_lon + dlon_out],
         mw=[2.0, 2.5, 3.0, 3.5],
         time=[at_day(1), at_day(1, 10), at_day(1, 20), at_day(1, 30)],
     )
-    cfg = CubeConfig(name="gc", start=START, end="2020-01-03", region=list(REGION), dr=0.1, dr_km=r_km,
-                     metric="greatcircle", dt=3)
+    cfg = CubeConfig(
+        name="gc",
+        start=START,
+        end="2020-01-03",
+        region=list(REGION),
+        dr=0.1,
+        dr_km=r_km,
+        metric="greatcircle",
+        dt=3,
+    )
     ds, _ = build_cube(ev, cfg)
     assert ds["n_events"].values[1, 0, 0] == 2
     assert_cube_matches_reference(ev, cfg)

@@ -9,10 +9,34 @@ import pytest
 
 from espb.bvalue.estimators import LOG10_E, b_from_mean_excess, estimate_b, positive_differences
 
-SEISMOSTATS_DOC_MAGS = np.array([
-    2.0, 2.5, 2.1, 2.2, 2.5, 2.2, 2.6, 2.3, 2.7, 2.2, 2.4, 2.0,
-    2.7, 2.2, 2.3, 2.1, 2.4, 2.6, 2.2, 2.2, 2.7, 2.4, 2.2, 2.5,
-])
+SEISMOSTATS_DOC_MAGS = np.array(
+    [
+        2.0,
+        2.5,
+        2.1,
+        2.2,
+        2.5,
+        2.2,
+        2.6,
+        2.3,
+        2.7,
+        2.2,
+        2.4,
+        2.0,
+        2.7,
+        2.2,
+        2.3,
+        2.1,
+        2.4,
+        2.6,
+        2.2,
+        2.2,
+        2.7,
+        2.4,
+        2.2,
+        2.5,
+    ]
+)
 
 
 def test_paper_mode_is_eq5_eq6_on_positive_differences() -> None:
@@ -23,7 +47,9 @@ def test_paper_mode_is_eq5_eq6_on_positive_differences() -> None:
 
 
 def test_paper_mode_threshold_is_m0() -> None:
-    b, n = estimate_b(np.array([1.0, 1.5, 1.2, 2.0]), "paper", threshold=0.6, delta_m=0.0, b_max=5.0)
+    b, n = estimate_b(
+        np.array([1.0, 1.5, 1.2, 2.0]), "paper", threshold=0.6, delta_m=0.0, b_max=5.0
+    )
     assert n == 1  # only +0.8 is >= 0.6
     assert b == pytest.approx(LOG10_E / (0.8 - 0.6))
 
@@ -64,10 +90,14 @@ def test_binned_matches_seismostats_docstring() -> None:
     from seismostats.analysis import BPositiveBValueEstimator, ClassicBValueEstimator
 
     for dmc in (0.1, 0.2, 0.3):
-        want = BPositiveBValueEstimator().calculate(SEISMOSTATS_DOC_MAGS, mc=2.0, delta_m=0.1, dmc=dmc)
+        want = BPositiveBValueEstimator().calculate(
+            SEISMOSTATS_DOC_MAGS, mc=2.0, delta_m=0.1, dmc=dmc
+        )
         got, _ = estimate_b(SEISMOSTATS_DOC_MAGS, "binned", threshold=dmc, delta_m=0.1, b_max=10.0)
         assert got == pytest.approx(want, rel=1e-9)
-    assert estimate_b(SEISMOSTATS_DOC_MAGS, "binned", 0.2, 0.1, b_max=10)[0] == pytest.approx(1.9188552623891313)
+    assert estimate_b(SEISMOSTATS_DOC_MAGS, "binned", 0.2, 0.1, b_max=10)[0] == pytest.approx(
+        1.9188552623891313
+    )
     want = ClassicBValueEstimator().calculate(SEISMOSTATS_DOC_MAGS, mc=2.0, delta_m=0.1)
     assert estimate_b(SEISMOSTATS_DOC_MAGS, "classic", 2.0, 0.1)[0] == pytest.approx(want, rel=1e-9)
     assert want == pytest.approx(1.114920128810535)

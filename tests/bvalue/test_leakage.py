@@ -38,7 +38,9 @@ def _cut_ns(cfg, day: int) -> int:
 
 
 @pytest.mark.parametrize("mode", ["paper", "binned", "classic"])
-def test_events_after_day_T_do_not_change_days_up_to_T(smoke_events: pd.DataFrame, mode: str) -> None:
+def test_events_after_day_T_do_not_change_days_up_to_T(
+    smoke_events: pd.DataFrame, mode: str
+) -> None:
     cfg = _cfg(mode)
     full, _ = build_cube(smoke_events, cfg)
     t_ns = pd.DatetimeIndex(smoke_events["time"]).as_unit("ns").asi8
@@ -53,17 +55,22 @@ def test_events_after_day_T_do_not_change_days_up_to_T(smoke_events: pd.DataFram
         fut["mw"] = rng.uniform(2.0, 7.0, len(fut)).round(1)
         fut["latitude"] = fut["latitude"].to_numpy()[rng.permutation(len(fut))]
         extra = past.sample(min(len(past), 500), random_state=1).copy()
-        extra["time"] = pd.Timestamp(cut, tz="UTC") + pd.to_timedelta(rng.uniform(0, 3 * 86400e9, len(extra)))
+        extra["time"] = pd.Timestamp(cut, tz="UTC") + pd.to_timedelta(
+            rng.uniform(0, 3 * 86400e9, len(extra))
+        )
         extra["event_id"] = "x" + extra["event_id"].astype(str)
         altered, _ = build_cube(normalize(pd.concat([past, fut, extra])), cfg)
         for var in ("b", "n_events", "n_used"):
             for other in (trunc, altered):
                 np.testing.assert_array_equal(
-                    other[var].values[: T + 1], full[var].values[: T + 1],
+                    other[var].values[: T + 1],
+                    full[var].values[: T + 1],
                     err_msg=f"{mode}: {var} for days <= {T} changed when events after day {T} changed",
                 )
         # the changes are real: they do show from day T + 1 on
-        assert not np.array_equal(altered["n_events"].values[T + 1 :], full["n_events"].values[T + 1 :])
+        assert not np.array_equal(
+            altered["n_events"].values[T + 1 :], full["n_events"].values[T + 1 :]
+        )
         assert not np.array_equal(trunc["b"].values[T + 1 :], full["b"].values[T + 1 :])
 
 
@@ -94,15 +101,25 @@ def _mutated_kernels(monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> Non
     assert src.count(old) >= 1, old
     mod = types.ModuleType("espb_bvalue_kernels_mutant")
     mod.__file__ = "<mutant>"
-    exec(compile(src.replace(old, new).replace("cache=True", "cache=False"), "<mutant>", "exec"), mod.__dict__)
+    exec(
+        compile(src.replace(old, new).replace("cache=True", "cache=False"), "<mutant>", "exec"),
+        mod.__dict__,
+    )
     monkeypatch.setattr(k, "compute_stripe", mod.compute_stripe)
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("while hi < n and dd[hi] <= day:", "while hi < n and dd[hi] <= day + 1:"),  # reads tomorrow
-])
-def test_a_leaky_kernel_is_caught(smoke_events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
-                                  old: str, new: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "while hi < n and dd[hi] <= day:",
+            "while hi < n and dd[hi] <= day + 1:",
+        ),  # reads tomorrow
+    ],
+)
+def test_a_leaky_kernel_is_caught(
+    smoke_events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, old: str, new: str
+) -> None:
     """The check above can fail: a kernel that peeks one day ahead breaks it."""
     cfg = _cfg("paper")
     T = 283
@@ -111,5 +128,7 @@ def test_a_leaky_kernel_is_caught(smoke_events: pd.DataFrame, monkeypatch: pytes
     leaky_full, _ = build_cube(smoke_events, cfg)
     t_ns = pd.DatetimeIndex(smoke_events["time"]).as_unit("ns").asi8
     leaky_trunc, _ = build_cube(smoke_events[t_ns < _cut_ns(cfg, T)], cfg)
-    assert not np.array_equal(leaky_trunc["n_events"].values[: T + 1], leaky_full["n_events"].values[: T + 1])
+    assert not np.array_equal(
+        leaky_trunc["n_events"].values[: T + 1], leaky_full["n_events"].values[: T + 1]
+    )
     assert not np.array_equal(leaky_full["b"].values, full["b"].values)

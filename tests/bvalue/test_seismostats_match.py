@@ -26,8 +26,13 @@ seismostats = pytest.importorskip("seismostats")
 from seismostats.analysis import BPositiveBValueEstimator  # noqa: E402
 
 SED_MAPPING = {
-    "event_type": "event_type", "time": "time", "latitude": "latitude", "longitude": "longitude",
-    "depth": "depth", "mag": "magnitude", "mag_type": "magnitude_type",
+    "event_type": "event_type",
+    "time": "time",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "depth": "depth",
+    "mag": "magnitude",
+    "mag_type": "magnitude_type",
 }
 
 
@@ -57,8 +62,13 @@ def compare_with_seismostats(events: pd.DataFrame, cfg: CubeConfig, n_sample: in
         sel &= (ev_day <= d) & (ev_day > d - cfg.dt)
         mags = mw[sel]
         est = BPositiveBValueEstimator()
-        want = est.calculate(mags, mc=float(mags.min()), delta_m=cfg.delta_m, times=times[sel],
-                             dmc=cfg.effective_threshold)
+        want = est.calculate(
+            mags,
+            mc=float(mags.min()),
+            delta_m=cfg.delta_m,
+            times=times[sel],
+            dmc=cfg.effective_threshold,
+        )
         assert len(est.magnitudes) == used[d, i, j]  # same differences used
         clipped = min(max(want, 0.0), cfg.b_max) if np.isfinite(want) else cfg.b_max
         unclipped += 0 < want < cfg.b_max
@@ -68,8 +78,16 @@ def compare_with_seismostats(events: pd.DataFrame, cfg: CubeConfig, n_sample: in
 
 def test_comcat_japan_binned_matches_seismostats(real_comcat: Path) -> None:
     events, _, _ = ingest(real_comcat, "comcat", _binned_ingest())
-    cfg = CubeConfig(name="comcat", start="2008-01-01", end="2012-12-31", region=[35.0, 42.0, 138.0, 145.0],
-                     resolution=0.5, dr=1.0, dt=730, mode="binned")
+    cfg = CubeConfig(
+        name="comcat",
+        start="2008-01-01",
+        end="2012-12-31",
+        region=[35.0, 42.0, 138.0, 145.0],
+        resolution=0.5,
+        dr=1.0,
+        dt=730,
+        mode="binned",
+    )
     compare_with_seismostats(events, cfg, n_sample=60, min_used=8)
 
 
@@ -77,7 +95,15 @@ def test_sed_catalog_binned_matches_seismostats(seismostats_dir: Path) -> None:
     path = seismostats_dir / "analysis/tests/data/catalog_sed.csv"
     events, _, _ = ingest(path, "csv", _binned_ingest(), mapping=SED_MAPPING, depth_unit="m")
     t = pd.DatetimeIndex(events["time"])
-    cfg = CubeConfig(name="sed", start=str(t.min().date()), end=str(t.max().date()),
-                     region=[45.5, 48.0, 5.5, 11.0], resolution=0.1, dr=0.4, dt=365, mode="binned",
-                     threshold=0.2)
+    cfg = CubeConfig(
+        name="sed",
+        start=str(t.min().date()),
+        end=str(t.max().date()),
+        region=[45.5, 48.0, 5.5, 11.0],
+        resolution=0.1,
+        dr=0.4,
+        dt=365,
+        mode="binned",
+        threshold=0.2,
+    )
     compare_with_seismostats(events, cfg, n_sample=60, min_used=8)

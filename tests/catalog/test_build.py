@@ -21,8 +21,14 @@ def make_raw(rows: list[dict], mags: list[tuple]) -> RawCatalog:
 
 
 def base_row(i: int, **kw) -> dict:
-    r = {"event_id": f"e{i}", "time": f"2005-01-{1 + i % 28:02d}T00:00:{i % 60:02d}Z", "latitude": 38.0,
-         "longitude": 142.0, "depth": 10.0, "event_type": "ke"}
+    r = {
+        "event_id": f"e{i}",
+        "time": f"2005-01-{1 + i % 28:02d}T00:00:{i % 60:02d}Z",
+        "latitude": 38.0,
+        "longitude": 142.0,
+        "depth": 10.0,
+        "event_type": "ke",
+    }
     r.update(kw)
     return r
 
@@ -72,7 +78,11 @@ def test_no_filters_keeps_everything_with_a_magnitude() -> None:
 
 
 def test_region_across_the_dateline_in_0_360() -> None:
-    rows = [base_row(0, longitude=179.5), base_row(1, longitude=-179.5), base_row(2, longitude=170.0)]
+    rows = [
+        base_row(0, longitude=179.5),
+        base_row(1, longitude=-179.5),
+        base_row(2, longitude=170.0),
+    ]
     mags = [(i, 4.0, "mb", "") for i in range(3)]
     cfg = IngestConfig(filters=FilterConfig(region=[30, 40, 175, 185], max_depth_km=None))
     df, _ = build_events(make_raw(rows, mags), cfg)
@@ -84,7 +94,9 @@ def test_exact_duplicates_are_removed_and_counted() -> None:
     mags = [(0, 3.1, "MJMA", "JMA"), (1, 3.1, "MJMA", "JMA"), (2, 3.1, "MJMA", "JMA")]
     df, rep = build_events(make_raw(rows, mags))
     assert len(df) == 2 and rep.reasons == {"duplicate": 1}
-    df, rep = build_events(make_raw(rows, mags), IngestConfig(filters=FilterConfig(drop_duplicates=False)))
+    df, rep = build_events(
+        make_raw(rows, mags), IngestConfig(filters=FilterConfig(drop_duplicates=False))
+    )
     assert len(df) == 3 and rep.n_dropped == 0
 
 
@@ -169,7 +181,9 @@ def test_paper_ingest_yaml_equals_the_code_defaults() -> None:
 
     assert asdict(load_ingest_config("paper")) == asdict(IngestConfig())
     assert load_ingest_config("scordilis2006").magnitudes.relations == "scordilis2006"
-    cfg = load_ingest_config(None, ["magnitudes.family_relation.ML=identity", "filters.region=null"])
+    cfg = load_ingest_config(
+        None, ["magnitudes.family_relation.ML=identity", "filters.region=null"]
+    )
     assert cfg.magnitudes.family_relation["ML"] == "identity" and cfg.filters.region is None
     with pytest.raises(ConfigError, match="filters.max_depht_km"):
         load_ingest_config(None, ["filters.max_depht_km=10"])

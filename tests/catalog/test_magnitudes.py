@@ -89,12 +89,30 @@ def test_unusable_family_gives_nan() -> None:
 @pytest.mark.parametrize(
     ("raw", "fam"),
     [
-        ("Mw", "Mw"), ("MW", "Mw"), ("mww", "Mw"), ("mwc", "Mw"), ("mwr", "Mw"), ("mwb", "Mw"),
-        ("MS", "Ms"), ("Ms", "Ms"), ("ms_20", "Ms"),
-        ("mb", "mb"), ("MB", "mb"), ("mB", ""), ("mb_Lg", ""),
-        ("MJMA", "MJMA"), ("Mj", "MJMA"), ("MV", "MV"),
-        ("ML", "ML"), ("MLhc", "ML"), ("MLv", "ML"), ("MLh", "ML"),
-        ("md", ""), ("Mc", ""), ("", ""), ("unknown", ""),
+        ("Mw", "Mw"),
+        ("MW", "Mw"),
+        ("mww", "Mw"),
+        ("mwc", "Mw"),
+        ("mwr", "Mw"),
+        ("mwb", "Mw"),
+        ("MS", "Ms"),
+        ("Ms", "Ms"),
+        ("ms_20", "Ms"),
+        ("mb", "mb"),
+        ("MB", "mb"),
+        ("mB", ""),
+        ("mb_Lg", ""),
+        ("MJMA", "MJMA"),
+        ("Mj", "MJMA"),
+        ("MV", "MV"),
+        ("ML", "ML"),
+        ("MLhc", "ML"),
+        ("MLv", "ML"),
+        ("MLh", "ML"),
+        ("md", ""),
+        ("Mc", ""),
+        ("", ""),
+        ("unknown", ""),
     ],
 )
 def test_family_spellings(raw: str, fam: str) -> None:
@@ -111,8 +129,13 @@ def test_priority_order_on_multi_type_events() -> None:
     # event 1: MJMA, ML, MV -> MV wins; event 2: MJMA, Mw, Ms -> native Mw wins
     # event 3: only md -> no usable type; event 4: mb from two agencies -> author priority
     row = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 4, 4])
-    fam = np.array(["MJMA", "mb", "Ms", "MJMA", "ML", "MV", "MJMA", "Mw", "Ms", "", "mb", "mb"], dtype=object)
-    auth = np.array(["JMA", "ISC", "ISC", "JMA", "X", "JMA", "JMA", "GCMT", "ISC", "Y", "NEIC", "ISC"], dtype=object)
+    fam = np.array(
+        ["MJMA", "mb", "Ms", "MJMA", "ML", "MV", "MJMA", "Mw", "Ms", "", "mb", "mb"], dtype=object
+    )
+    auth = np.array(
+        ["JMA", "ISC", "ISC", "JMA", "X", "JMA", "JMA", "GCMT", "ISC", "Y", "NEIC", "ISC"],
+        dtype=object,
+    )
     chosen = choose_by_priority(row, fam, auth, 5, MagnitudeConfig())
     assert chosen.tolist() == [2, 5, 7, -1, 11]
 
@@ -123,7 +146,9 @@ def test_priority_respects_config_and_drop() -> None:
     auth = np.array(["", ""], dtype=object)
     cfg = MagnitudeConfig(priority=["MJMA", "mb"])
     assert choose_by_priority(row, fam, auth, 1, cfg).tolist() == [0]
-    cfg = MagnitudeConfig(family_relation={**MagnitudeConfig().family_relation, "MJMA": "drop", "mb": "drop"})
+    cfg = MagnitudeConfig(
+        family_relation={**MagnitudeConfig().family_relation, "MJMA": "drop", "mb": "drop"}
+    )
     assert choose_by_priority(row, fam, auth, 1, cfg).tolist() == [-1]
 
 
@@ -144,7 +169,9 @@ def test_config_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match="priority"):
         MagnitudeConfig(priority=["Mw", "Mx"]).validate()
     with pytest.raises(ConfigError, match="family_relation.ML"):
-        MagnitudeConfig(family_relation={**MagnitudeConfig().family_relation, "ML": "nope"}).validate()
+        MagnitudeConfig(
+            family_relation={**MagnitudeConfig().family_relation, "ML": "nope"}
+        ).validate()
     with pytest.raises(ConfigError, match="out_of_range"):
         MagnitudeConfig(out_of_range="clip").validate()
     with pytest.raises(ConfigError, match="relations"):
@@ -158,7 +185,9 @@ def test_relation_file(tmp_path) -> None:
         "  mb:\n    branches:\n      - {slope: 1.0, intercept: 0.0}\n  mjma:\n    branches:\n"
         "      - {slope: 1.0, intercept: 0.1}\n"
     )
-    res = convert(np.array([4.0]), np.array(["Ms"], dtype=object), MagnitudeConfig(relations=str(f)))
+    res = convert(
+        np.array([4.0]), np.array(["Ms"], dtype=object), MagnitudeConfig(relations=str(f))
+    )
     assert res.mw[0] == pytest.approx(4.5)
     bad = tmp_path / "bad.yaml"
     bad.write_text("relations:\n  ms: {}\n")

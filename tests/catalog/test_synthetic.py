@@ -39,11 +39,16 @@ def b_positive(m: np.ndarray, t: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def demo() -> dict[str, SynthResult]:
-    return {mode: synthesize(load_synth_config("demo", [f"precursors.mode={mode}"])) for mode in ("planted", "null")}
+    return {
+        mode: synthesize(load_synth_config("demo", [f"precursors.mode={mode}"]))
+        for mode in ("planted", "null")
+    }
 
 
 def joined(res: SynthResult) -> pd.DataFrame:
-    return res.events.merge(res.truth, on="event_id", suffixes=("", "_truth"), validate="one_to_one")
+    return res.events.merge(
+        res.truth, on="event_id", suffixes=("", "_truth"), validate="one_to_one"
+    )
 
 
 def test_deterministic_in_the_seed() -> None:
@@ -153,8 +158,18 @@ def test_magnitudes_binned_depths_and_reported_types(demo) -> None:
     deep = (raw.events["depth"] > 70).mean()
     assert 0.01 < deep < 0.15  # mostly above 70 km, some deeper
     assert ev["depth"].max() <= 70.0
-    assert res.report.reasons.get("too_deep", 0) > 0 and res.report.reasons.get("outside_region", 0) > 0
-    assert set(families(ev["mag_type"].astype(str).to_numpy())) == {"Mw", "Ms", "mb", "MV", "ML", "MJMA"}
+    assert (
+        res.report.reasons.get("too_deep", 0) > 0
+        and res.report.reasons.get("outside_region", 0) > 0
+    )
+    assert set(families(ev["mag_type"].astype(str).to_numpy())) == {
+        "Mw",
+        "Ms",
+        "mb",
+        "MV",
+        "ML",
+        "MJMA",
+    }
     # every reported magnitude converts back to the event's Mw within the printed precision
     m = raw.mags
     conv = convert(m["mag"].to_numpy(), families(m["mag_type"].to_numpy()), MagnitudeConfig())
@@ -171,8 +186,17 @@ def test_plants_file_describes_windows(demo) -> None:
     assert (pl["mw"] >= 5.0).all() and (pl["n_events"] >= 0).all()
     cand = (demo["planted"].truth["mw"] >= 5.0).sum()
     assert len(pl) <= cand  # a fraction (70%) of the Mw >= 5 events
-    assert set(pl.columns) >= {"target_id", "time", "latitude", "longitude", "window_start", "window_end",
-                               "radius_km", "b_plant", "applied"}
+    assert set(pl.columns) >= {
+        "target_id",
+        "time",
+        "latitude",
+        "longitude",
+        "window_start",
+        "window_end",
+        "radius_km",
+        "b_plant",
+        "applied",
+    }
 
 
 def test_config_errors_name_the_key() -> None:

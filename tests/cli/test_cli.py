@@ -22,27 +22,63 @@ def smoke(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("smoke")
     r = runner.invoke(
         app,
-        ["catalog", "synth", "--preset", "smoke", "--seed", "3", "-o", str(d / "cat.parquet"),
-         "--isc", str(d / "cat_isc.csv"), "--comcat", str(d / "cat_comcat.csv")],
+        [
+            "catalog",
+            "synth",
+            "--preset",
+            "smoke",
+            "--seed",
+            "3",
+            "-o",
+            str(d / "cat.parquet"),
+            "--isc",
+            str(d / "cat_isc.csv"),
+            "--comcat",
+            str(d / "cat_comcat.csv"),
+        ],
     )
     assert r.exit_code == 0, r.output
     return d
 
 
 def test_synth_writes_table_sidecars_and_exports(smoke: Path) -> None:
-    for name in ("cat.parquet", "cat.plants.parquet", "cat.truth.parquet", "cat_isc.csv", "cat_comcat.csv"):
+    for name in (
+        "cat.parquet",
+        "cat.plants.parquet",
+        "cat.truth.parquet",
+        "cat_isc.csv",
+        "cat_comcat.csv",
+    ):
         assert (smoke / name).stat().st_size > 0, name
     meta = load_metadata(smoke / "cat.parquet")
     assert meta["source"] == {"format": "synthetic", "preset": "smoke", "seed": 3}
     assert meta["drop_report"]["n_kept"] == len(load_events(smoke / "cat.parquet"))
 
 
-@pytest.mark.parametrize(("fname", "fmt"), [("cat_isc.csv", "isc"), ("cat_comcat.csv", "comcat"),
-                                            ("cat_isc.csv", "auto")])
-def test_ingest_of_the_export_gives_back_the_synthetic_table(smoke: Path, fname: str, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("fname", "fmt"),
+    [("cat_isc.csv", "isc"), ("cat_comcat.csv", "comcat"), ("cat_isc.csv", "auto")],
+)
+def test_ingest_of_the_export_gives_back_the_synthetic_table(
+    smoke: Path, fname: str, fmt: str
+) -> None:
     out = smoke / f"back_{fmt}_{fname}.parquet"
-    r = runner.invoke(app, ["catalog", "ingest", str(smoke / fname), "--format", fmt, "--mw-round", "0.1",
-                            "--region", "37.5,40.5,140.5,143.5", "-o", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "catalog",
+            "ingest",
+            str(smoke / fname),
+            "--format",
+            fmt,
+            "--mw-round",
+            "0.1",
+            "--region",
+            "37.5,40.5,140.5,143.5",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "kept" in r.output
     a, b = load_events(smoke / "cat.parquet"), load_events(out)
@@ -54,7 +90,14 @@ def test_info_text_json_and_plot(smoke: Path) -> None:
     png = smoke / "overview.png"
     r = runner.invoke(app, ["catalog", "info", str(smoke / "cat.parquet"), "--plot", str(png)])
     assert r.exit_code == 0, r.output
-    for word in ("events", "Mc (max. curv.)", "magnitude types", "Mw histogram", "drop report", "MJMA"):
+    for word in (
+        "events",
+        "Mc (max. curv.)",
+        "magnitude types",
+        "Mw histogram",
+        "drop report",
+        "MJMA",
+    ):
         assert word in r.output
     assert png.stat().st_size > 10_000
     r = runner.invoke(app, ["catalog", "info", str(smoke / "cat.parquet"), "--json"])
@@ -65,26 +108,67 @@ def test_info_text_json_and_plot(smoke: Path) -> None:
 
 def test_export_then_ingest(smoke: Path) -> None:
     out = smoke / "exported.csv"
-    r = runner.invoke(app, ["catalog", "export", str(smoke / "cat.parquet"), "--format", "comcat", "-o", str(out)])
+    r = runner.invoke(
+        app, ["catalog", "export", str(smoke / "cat.parquet"), "--format", "comcat", "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     back = smoke / "exported.parquet"
-    r = runner.invoke(app, ["catalog", "ingest", str(out), "--format", "comcat", "--mw-round", "0.1",
-                            "--region", "none", "-o", str(back)])
+    r = runner.invoke(
+        app,
+        [
+            "catalog",
+            "ingest",
+            str(out),
+            "--format",
+            "comcat",
+            "--mw-round",
+            "0.1",
+            "--region",
+            "none",
+            "-o",
+            str(back),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert catalog_hash(load_events(back)) == catalog_hash(load_events(smoke / "cat.parquet"))
 
 
 def test_user_errors_exit_2_with_one_clear_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("time,latitude,longitude,depth,mag,magType\n2005-01-01T00:00:00Z,95,140,10,3.0,mb\n")
-    cmd = [sys.executable, "-m", "espb.cli.main", "catalog", "ingest", str(bad), "--format", "comcat",
-           "-o", str(tmp_path / "o.parquet")]
+    bad.write_text(
+        "time,latitude,longitude,depth,mag,magType\n2005-01-01T00:00:00Z,95,140,10,3.0,mb\n"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "espb.cli.main",
+        "catalog",
+        "ingest",
+        str(bad),
+        "--format",
+        "comcat",
+        "-o",
+        str(tmp_path / "o.parquet"),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 2
     assert "error:" in r.stderr and "bad.csv" in r.stderr and "latitude" in r.stderr
     assert "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "espb.cli.main", "catalog", "synth", "--preset", "nope", "-o",
-                        str(tmp_path / "x.parquet")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "espb.cli.main",
+            "catalog",
+            "synth",
+            "--preset",
+            "nope",
+            "-o",
+            str(tmp_path / "x.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "preset 'nope' not found" in r.stderr
 
 
@@ -98,9 +182,25 @@ def test_ingest_csv_with_mapping_sed_catalog(tmp_path: Path, seismostats_dir: Pa
     out = tmp_path / "sed.parquet"
     r = runner.invoke(
         app,
-        ["catalog", "ingest", str(sed), "--format", "csv", "--depth-unit", "m", "--region", "none",
-         "--map", "time=time,latitude=latitude,longitude=longitude", "--map", "depth=depth",
-         "--map", "mag=magnitude,mag_type=magnitude_type,event_type=event_type", "-o", str(out)],
+        [
+            "catalog",
+            "ingest",
+            str(sed),
+            "--format",
+            "csv",
+            "--depth-unit",
+            "m",
+            "--region",
+            "none",
+            "--map",
+            "time=time,latitude=latitude,longitude=longitude",
+            "--map",
+            "depth=depth",
+            "--map",
+            "mag=magnitude,mag_type=magnitude_type,event_type=event_type",
+            "-o",
+            str(out),
+        ],
     )
     assert r.exit_code == 0, r.output
     src = pd.read_csv(sed)
@@ -114,8 +214,20 @@ def test_ingest_csv_with_mapping_sed_catalog(tmp_path: Path, seismostats_dir: Pa
 def test_bad_map_spec_is_a_clear_error(tmp_path: Path) -> None:
     f = tmp_path / "x.csv"
     f.write_text("t,lat,lon,dep,m\n2005-01-01T00:00:00Z,38,142,10,3.0\n")
-    r = runner.invoke(app, ["catalog", "ingest", str(f), "--format", "csv", "--map", "time", "-o",
-                            str(tmp_path / "o.parquet")])
+    r = runner.invoke(
+        app,
+        [
+            "catalog",
+            "ingest",
+            str(f),
+            "--format",
+            "csv",
+            "--map",
+            "time",
+            "-o",
+            str(tmp_path / "o.parquet"),
+        ],
+    )
     assert r.exit_code != 0
     assert "is not NAME=COLUMN" in str(r.exception)
 
@@ -129,8 +241,21 @@ def test_ingest_settings_from_config_and_set(smoke: Path) -> None:
         "ml_identity": ["--set", "magnitudes.family_relation.ML=identity"],
     }.items():
         paths[name] = smoke / f"cfg_{name}.parquet"
-        r = runner.invoke(app, ["catalog", "ingest", str(src), "--format", "isc", "--region", "none",
-                                *extra, "-o", str(paths[name])])
+        r = runner.invoke(
+            app,
+            [
+                "catalog",
+                "ingest",
+                str(src),
+                "--format",
+                "isc",
+                "--region",
+                "none",
+                *extra,
+                "-o",
+                str(paths[name]),
+            ],
+        )
         assert r.exit_code == 0, r.output
     a, b, c = (load_events(paths[k]) for k in ("paper", "scordilis", "ml_identity"))
     ms = a["mag_type"] == "Ms"
@@ -141,7 +266,10 @@ def test_ingest_settings_from_config_and_set(smoke: Path) -> None:
     assert (a.loc[lo, "mw"] - (0.65 * a.loc[lo, "mag"] + 2.20)).abs().max() < 1e-9
     ml = c["mag_type"] == "ML"
     assert ml.any() and (c.loc[ml, "mw"] == c.loc[ml, "mag"]).all()
-    r = runner.invoke(app, ["catalog", "ingest", str(src), "--set", "filters.nope=1", "-o", str(smoke / "x.parquet")])
+    r = runner.invoke(
+        app,
+        ["catalog", "ingest", str(src), "--set", "filters.nope=1", "-o", str(smoke / "x.parquet")],
+    )
     assert r.exit_code != 0 and "nope" in str(r.exception)
 
 
@@ -150,11 +278,25 @@ def test_synthetic_export_round_trip_without_rounding(smoke: Path) -> None:
     a = load_events(smoke / "cat.parquet")
     for fname, fmt in (("cat_isc.csv", "isc"), ("cat_comcat.csv", "comcat")):
         out = smoke / f"plain_{fmt}.parquet"
-        r = runner.invoke(app, ["catalog", "ingest", str(smoke / fname), "--format", fmt,
-                                "--region", "37.5,40.5,140.5,143.5", "-o", str(out)])
+        r = runner.invoke(
+            app,
+            [
+                "catalog",
+                "ingest",
+                str(smoke / fname),
+                "--format",
+                fmt,
+                "--region",
+                "37.5,40.5,140.5,143.5",
+                "-o",
+                str(out),
+            ],
+        )
         assert r.exit_code == 0, r.output
         b = load_events(out)
         assert list(a["event_id"]) == list(b["event_id"])
         assert (a["time"] == b["time"]).all()
-        assert (a[["latitude", "longitude"]] - b[["latitude", "longitude"]]).abs().max().max() < 1e-9
+        assert (
+            a[["latitude", "longitude"]] - b[["latitude", "longitude"]]
+        ).abs().max().max() < 1e-9
         assert (a["mw"] - b["mw"]).abs().max() <= 5e-4 + 1e-9

@@ -29,9 +29,25 @@ def smoke(tmp_path_factory) -> Path:
 
 
 def _build(smoke: Path, *extra: str):
-    return runner.invoke(app, ["cube", "build", "-c", str(smoke / "cat.parquet"), "--preset", "smoke",
-                               "--dr", "0.35", "--dt", "100", "--cache-dir", str(smoke / "cache"),
-                               "--json", *extra])
+    return runner.invoke(
+        app,
+        [
+            "cube",
+            "build",
+            "-c",
+            str(smoke / "cat.parquet"),
+            "--preset",
+            "smoke",
+            "--dr",
+            "0.35",
+            "--dt",
+            "100",
+            "--cache-dir",
+            str(smoke / "cache"),
+            "--json",
+            *extra,
+        ],
+    )
 
 
 def test_build_then_cached_then_show_and_ls(smoke: Path) -> None:
@@ -49,35 +65,79 @@ def test_build_then_cached_then_show_and_ls(smoke: Path) -> None:
     for v in ("b", "n_events", "n_used"):
         np.testing.assert_array_equal(ds[v].values, mem[v].values)
     png = smoke / "b.png"
-    r = runner.invoke(app, ["cube", "show", first["path"], "--day", "2011-03-10", "--cell", "38.3,142.4",
-                            "-o", str(png)])
+    r = runner.invoke(
+        app,
+        [
+            "cube",
+            "show",
+            first["path"],
+            "--day",
+            "2011-03-10",
+            "--cell",
+            "38.3,142.4",
+            "-o",
+            str(png),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "2011-03-10" in r.stdout and "38.25 N 142.45 E" in r.stdout
     assert png.stat().st_size > 20_000
     # found by catalog + settings, too
-    r = runner.invoke(app, ["cube", "show", "-c", str(smoke / "cat.parquet"), "--preset", "smoke", "--dr", "0.35",
-                            "--dt", "100", "--cache-dir", str(smoke / "cache"), "-o", str(png)])
+    r = runner.invoke(
+        app,
+        [
+            "cube",
+            "show",
+            "-c",
+            str(smoke / "cat.parquet"),
+            "--preset",
+            "smoke",
+            "--dr",
+            "0.35",
+            "--dt",
+            "100",
+            "--cache-dir",
+            str(smoke / "cache"),
+            "-o",
+            str(png),
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["cube", "ls", "--cache-dir", str(smoke / "cache")])
     assert r.exit_code == 0 and "dr=0.35 dt=100" in r.stdout and "(1 stores)" in r.stdout
 
 
 def _espb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from espb.cli.main import main; main()", *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", "from espb.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+    )
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--mode", "nope"], ["mode='nope'", "paper", "binned", "classic"]),
-    (["--mode", "classic"], ["threshold", "Mc"]),
-    (["--region", "35,46,135"], ["--region", "4 numbers"]),
-    (["--region", "35,46.05,135,146"], ["whole number", "0.1 deg cells"]),
-    (["--mode", "binned", "--set", "delta_m=0.25"], ["not on that grid", "round_magnitudes"]),
-    (["--set", "nonsense=1"], ["nonsense"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--mode", "nope"], ["mode='nope'", "paper", "binned", "classic"]),
+        (["--mode", "classic"], ["threshold", "Mc"]),
+        (["--region", "35,46,135"], ["--region", "4 numbers"]),
+        (["--region", "35,46.05,135,146"], ["whole number", "0.1 deg cells"]),
+        (["--mode", "binned", "--set", "delta_m=0.25"], ["not on that grid", "round_magnitudes"]),
+        (["--set", "nonsense=1"], ["nonsense"]),
+    ],
+)
 def test_bad_settings_give_clear_errors(smoke: Path, args: list[str], words: list[str]) -> None:
-    r = _espb("cube", "build", "-c", str(smoke / "cat.parquet"), "--preset", "smoke",
-              "--cache-dir", str(smoke / "cache-bad"), *args)
+    r = _espb(
+        "cube",
+        "build",
+        "-c",
+        str(smoke / "cat.parquet"),
+        "--preset",
+        "smoke",
+        "--cache-dir",
+        str(smoke / "cache-bad"),
+        *args,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     for w in words:
         assert w in r.stderr, (w, r.stderr)
@@ -86,8 +146,18 @@ def test_bad_settings_give_clear_errors(smoke: Path, args: list[str], words: lis
 def test_show_errors(smoke: Path) -> None:
     r = _espb("cube", "show", str(smoke / "nothing.zarr"))
     assert r.returncode == 2 and "not a complete espb cube" in r.stderr
-    r = _espb("cube", "show", "-c", str(smoke / "cat.parquet"), "--preset", "smoke", "--dr", "0.15",
-              "--cache-dir", str(smoke / "cache"))
+    r = _espb(
+        "cube",
+        "show",
+        "-c",
+        str(smoke / "cat.parquet"),
+        "--preset",
+        "smoke",
+        "--dr",
+        "0.15",
+        "--cache-dir",
+        str(smoke / "cache"),
+    )
     assert r.returncode == 2 and "build it first" in r.stderr
 
 
@@ -96,5 +166,7 @@ def test_build_summary_fractions_match_the_data(smoke: Path) -> None:
     s = json.loads(r.stdout)
     ds = open_cube(s["path"])
     assert s["fraction_b_nonzero"] == pytest.approx(float((ds["b"].values > 0).mean()))
-    assert s["fraction_cells_ge10_events"] == pytest.approx(float((ds["n_events"].values >= 10).mean()))
+    assert s["fraction_cells_ge10_events"] == pytest.approx(
+        float((ds["n_events"].values >= 10).mean())
+    )
     assert 0 < s["fraction_b_nonzero"] < 1

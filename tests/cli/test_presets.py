@@ -30,8 +30,13 @@ def _six(cfg):
 def test_preset_composes_and_validates(preset):
     cfg = _cfg(f"experiment={preset}")
     assert cfg.name == preset
-    for schema, key in ((CubeConfig, "bvalue"), (SampleConfig, "samples"), (TrainConfig, "training"),
-                        (ModelConfig, "model"), (AEConfig, "autoencoder")):
+    for schema, key in (
+        (CubeConfig, "bvalue"),
+        (SampleConfig, "samples"),
+        (TrainConfig, "training"),
+        (ModelConfig, "model"),
+        (AEConfig, "autoencoder"),
+    ):
         from_node(schema, cfg[key], key)
 
 
@@ -43,7 +48,11 @@ def test_paper_table_2():
     for p in ("paper_model14_9", "paper_model14_0"):
         cfg = _cfg(f"experiment={p}")
         assert cfg.samples.lookback == 512 and cfg.samples.patch == 32
-        assert cfg.training.epochs == 20 and cfg.training.lr == 1e-4 and cfg.training.weight_decay == 1e-5
+        assert (
+            cfg.training.epochs == 20
+            and cfg.training.lr == 1e-4
+            and cfg.training.weight_decay == 1e-5
+        )
         assert cfg.training.batch_size == 32 and cfg.training.warmup == 6
         assert cfg.bvalue.start == "2000-01-01" and cfg.bvalue.end == "2022-12-31"
         assert cfg.training.dev_end == "2019-12-31"

@@ -20,7 +20,10 @@ SIX = {"dr": "0.25", "dt": "150", "M_lim": "4.5", "loss": "mae", "l_ME": "21", "
 
 def _compose(out: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=["experiment=smoke", f"out_dir={out}", "run.progress=false", *overrides])
+        return compose(
+            "train",
+            overrides=["experiment=smoke", f"out_dir={out}", "run.progress=false", *overrides],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,9 @@ def test_params_are_the_flattened_config_plus_the_six_factors(smoke_run):
     p = client.get_run(state["run_id"]).data.params
     for k, v in SIX.items():
         assert p[k] == v, k
-    assert p["bvalue.dr"] == "0.25" and p["samples.lookback"] == "64" and p["training.epochs"] == "2"
+    assert (
+        p["bvalue.dr"] == "0.25" and p["samples.lookback"] == "64" and p["training.epochs"] == "2"
+    )
     assert p["catalog.synthetic"] == "smoke" and p["model.negative_slope"] == "0.1"
     assert not any(k.startswith(("run.", "tracking.")) for k in p)
 
@@ -70,9 +75,20 @@ def test_metrics_per_meta_epoch(smoke_run):
     _, run_dir, state, client = smoke_run
     n = state["n_meta_epochs"]
     rid = state["run_id"]
-    always = ["val/accuracy", "val/recall", "val/f1", "val/n_eq", "val/n_neq",
-              "val/mean_score_eq", "val/mean_score_neq", "val/acc_running5", "val/acc_running20",
-              "val/acc_cumulative", "train/loss", "val/segment_start"]
+    always = [
+        "val/accuracy",
+        "val/recall",
+        "val/f1",
+        "val/n_eq",
+        "val/n_neq",
+        "val/mean_score_eq",
+        "val/mean_score_neq",
+        "val/acc_running5",
+        "val/acc_running20",
+        "val/acc_cumulative",
+        "train/loss",
+        "val/segment_start",
+    ]
     for k in always:
         steps = [m.step for m in client.get_metric_history(rid, k)]
         assert steps == list(range(n)), (k, steps)
@@ -84,7 +100,10 @@ def test_metrics_per_meta_epoch(smoke_run):
     hist = {m.step: m.value for m in client.get_metric_history(rid, "val/acc_cumulative")}
     for _, r in metrics.iterrows():
         assert hist[r["meta_epoch"]] == pytest.approx(r["val/acc_cumulative"])
-    starts = [m.value for m in sorted(client.get_metric_history(rid, "val/segment_start"), key=lambda m: m.step)]
+    starts = [
+        m.value
+        for m in sorted(client.get_metric_history(rid, "val/segment_start"), key=lambda m: m.step)
+    ]
     assert starts == sorted(starts) and all(20100101 < s < 20120101 for s in starts)
 
 
@@ -92,15 +111,36 @@ def test_artifacts(smoke_run, tmp_path):
     _, run_dir, state, client = smoke_run
     rid = state["run_id"]
     names = {a.path for a in client.list_artifacts(rid)}
-    assert {"config.yaml", "predictions.parquet", "accuracy.png", "metrics.csv", "model.txt", "weights"} <= names
+    assert {
+        "config.yaml",
+        "predictions.parquet",
+        "accuracy.png",
+        "metrics.csv",
+        "model.txt",
+        "weights",
+    } <= names
     weights = {a.path for a in client.list_artifacts(rid, "weights")}
     assert weights == {f"weights/me_{i:04d}.pt" for i in range(state["n_meta_epochs"])}
     local = client.download_artifacts(rid, "predictions.parquet", str(tmp_path))
     pred = pd.read_parquet(local)
-    for c in ["meta_epoch", "date", "row", "col", "lat", "lon", "label", "score", "mw", "mean_count"]:
+    for c in [
+        "meta_epoch",
+        "date",
+        "row",
+        "col",
+        "lat",
+        "lon",
+        "label",
+        "score",
+        "mw",
+        "mean_count",
+    ]:
         assert c in pred.columns, c
     assert set(pred["label"]) == {0, 1}
-    assert pred.loc[pred["label"] == 1, "mw"].ge(4.5).all() and pred.loc[pred["label"] == 0, "mw"].isna().all()
+    assert (
+        pred.loc[pred["label"] == 1, "mw"].ge(4.5).all()
+        and pred.loc[pred["label"] == 0, "mw"].isna().all()
+    )
     assert pred["score"].between(0, 1).all()
     cfg_text = Path(client.download_artifacts(rid, "config.yaml", str(tmp_path))).read_text()
     assert "lookback: 64" in cfg_text
@@ -121,13 +161,16 @@ def test_a_finished_configuration_is_not_trained_again(smoke_run):
     assert steps == sorted(set(steps))
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("training.loss=mse", "training.loss='mse'; use one of ['mae', 'bce']"),
-    ("samples.m_lim=5.5", "must not exceed samples.eq_min_mag"),
-    ("samples.lookback=100", "powers of two"),
-    ("training.l_me=2000", "no meta-epoch"),
-    ("autoencoder.period=sometimes", "autoencoder.period='sometimes'"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.loss=mse", "training.loss='mse'; use one of ['mae', 'bce']"),
+        ("samples.m_lim=5.5", "must not exceed samples.eq_min_mag"),
+        ("samples.lookback=100", "powers of two"),
+        ("training.l_me=2000", "no meta-epoch"),
+        ("autoencoder.period=sometimes", "autoencoder.period='sometimes'"),
+    ],
+)
 def test_bad_settings_are_errors_naming_the_key(smoke_run, override, message):
     from espb.cli.train import main_task
     from espb.errors import ConfigError
@@ -139,7 +182,19 @@ def test_bad_settings_are_errors_naming_the_key(smoke_run, override, message):
 
 def test_a_bad_setting_exits_2_with_the_message(tmp_path):
     env = {**os.environ, "ESPB_OUT": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-m", "espb.cli.train", "experiment=smoke", "run.progress=false",
-                        "training.loss=mse"], env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "espb.cli.train",
+            "experiment=smoke",
+            "run.progress=false",
+            "training.loss=mse",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     assert "espb-train: error: training: training.loss='mse'" in r.stderr, r.stderr[-2000:]

@@ -27,5 +27,7 @@ def recording_build(record_dir: str):
 def cache_worker(key: str, root: str, record_dir: str, out: str, barrier) -> None:
     torch.set_num_threads(1)
     barrier.wait(timeout=120)
-    model, info, built = get_autoencoder(key, Path(root), functools.partial(recording_build, record_dir))
+    model, info, built = get_autoencoder(
+        key, Path(root), functools.partial(recording_build, record_dir)
+    )
     torch.save({"state_dict": model.state_dict(), "info": info, "built": built}, out)

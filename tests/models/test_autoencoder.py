@@ -52,9 +52,17 @@ def test_autoencoder_keeps_the_shape_with_and_without_channel_axis():
 def test_autoencoder_layers_follow_appendix_a():
     m = _ae()
     assert [(c.in_channels, c.out_channels, c.stride) for c in m.enc] == [
-        (1, 4, (2, 2)), (4, 8, (2, 2)), (8, 16, (2, 2)), (16, 32, (2, 2))]
+        (1, 4, (2, 2)),
+        (4, 8, (2, 2)),
+        (8, 16, (2, 2)),
+        (16, 32, (2, 2)),
+    ]
     assert [(c.in_channels, c.out_channels, c.stride) for c in m.dec] == [
-        (32, 16, (2, 2)), (16, 8, (2, 2)), (8, 4, (2, 2)), (4, 1, (2, 2))]
+        (32, 16, (2, 2)),
+        (16, 8, (2, 2)),
+        (8, 4, (2, 2)),
+        (4, 1, (2, 2)),
+    ]
     assert m.act.negative_slope == 0.1
 
 
@@ -63,7 +71,7 @@ def test_autoencoder_samples_are_independent():
     x = torch.randn(4, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         full = m(x)
-        one = torch.cat([m(x[i:i + 1]) for i in range(4)])
+        one = torch.cat([m(x[i : i + 1]) for i in range(4)])
     torch.testing.assert_close(one, full, rtol=0, atol=1e-6)
 
 
@@ -94,7 +102,7 @@ def _smooth_maps(n: int = 300, seed: int = 0) -> np.ndarray:
 def _val_split(n: int, cfg: AEConfig) -> torch.Tensor:
     """The held-out indices fit_autoencoder uses (its first seeded permutation)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
-    return perm[:max(1, int(round(cfg.val_fraction * n)))]
+    return perm[: max(1, int(round(cfg.val_fraction * n)))]
 
 
 def _mse(model: MapAutoencoder, x: torch.Tensor) -> float:
@@ -176,11 +184,22 @@ def test_fit_is_deterministic_for_a_seed(maps):
     assert not all(torch.equal(sd1[k], sd3[k]) for k in sd1)
 
 
-@pytest.mark.parametrize("kw", [
-    {"period": "dev"}, {"period": "Development"}, {"period": ""},
-    {"val_fraction": 0.0}, {"val_fraction": 1.0}, {"val_fraction": -0.1}, {"val_fraction": 1.5},
-    {"n_maps": 9}, {"patience": 0}, {"max_epochs": 0}, {"batch_size": 1},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"period": "dev"},
+        {"period": "Development"},
+        {"period": ""},
+        {"val_fraction": 0.0},
+        {"val_fraction": 1.0},
+        {"val_fraction": -0.1},
+        {"val_fraction": 1.5},
+        {"n_maps": 9},
+        {"patience": 0},
+        {"max_epochs": 0},
+        {"batch_size": 1},
+    ],
+)
 def test_ae_config_rejects_bad_values(kw):
     with pytest.raises(ConfigError) as exc:
         AEConfig(**kw).validate()
@@ -190,7 +209,9 @@ def test_ae_config_rejects_bad_values(kw):
 
 def test_ae_config_accepts_good_values():
     AEConfig().validate()
-    AEConfig(period="time_forward", val_fraction=0.5, n_maps=10, patience=1, max_epochs=1, batch_size=2).validate()
+    AEConfig(
+        period="time_forward", val_fraction=0.5, n_maps=10, patience=1, max_epochs=1, batch_size=2
+    ).validate()
 
 
 # ------------------------------------------------------------------------------ the cache key
@@ -211,8 +232,16 @@ def test_ae_key_changes_with_every_ingredient_and_only_then():
         ae_key("cube-abc", SampleConfig(lookback=256).key_fields(), a, 4000),
         ae_key("cube-abc", s, a, 4001),
     ]
-    for field, value in [("n_maps", 1000), ("val_fraction", 0.25), ("patience", 49), ("max_epochs", 100),
-                         ("batch_size", 128), ("lr", 3e-4), ("period", "time_forward"), ("seed", 1)]:
+    for field, value in [
+        ("n_maps", 1000),
+        ("val_fraction", 0.25),
+        ("patience", 49),
+        ("max_epochs", 100),
+        ("batch_size", 128),
+        ("lr", 3e-4),
+        ("period", "time_forward"),
+        ("seed", 1),
+    ]:
         others.append(ae_key("cube-abc", s, replace(a, **{field: value}), 4000))
     assert k not in others
     assert len(set(others)) == len(others)
@@ -298,8 +327,12 @@ def test_get_autoencoder_builds_once_for_concurrent_processes(tmp_path):
     record.mkdir()
     barrier = ctx.Barrier(3)
     outs = [tmp_path / f"out-{i}.pt" for i in range(3)]
-    procs = [ctx.Process(target=cache_worker, args=("kc", str(tmp_path / "cache"), str(record), str(o), barrier))
-             for o in outs]
+    procs = [
+        ctx.Process(
+            target=cache_worker, args=("kc", str(tmp_path / "cache"), str(record), str(o), barrier)
+        )
+        for o in outs
+    ]
     for p in procs:
         p.start()
     try:
@@ -329,8 +362,9 @@ HALF = S_CFG.half
 def _mean_counts(rng: np.random.Generator) -> np.ndarray:
     """Block means on the valid region (centres HALF..n-HALF, days >= lookback), NaN elsewhere."""
     mc = np.full((T, H, W), np.nan, dtype=np.float32)
-    mc[S_CFG.lookback:, HALF:H - HALF + 1, HALF:W - HALF + 1] = rng.uniform(
-        0, 2, size=(T - S_CFG.lookback, H - 2 * HALF + 1, W - 2 * HALF + 1))
+    mc[S_CFG.lookback :, HALF : H - HALF + 1, HALF : W - HALF + 1] = rng.uniform(
+        0, 2, size=(T - S_CFG.lookback, H - 2 * HALF + 1, W - 2 * HALF + 1)
+    )
     return mc
 
 
@@ -358,12 +392,17 @@ def test_maps_come_from_blocks_of_candidates_before_day_hi(pool):
         rng = np.random.default_rng(day_hi)
         day, r, c = sample_map_index(pool, L, 600, day_hi, rng)
         assert len(day) == len(r) == len(c) == 600
-        ok_t = cand[:min(day_hi, T)]
+        ok_t = cand[: min(day_hi, T)]
         for d, i, j in zip(day, r, c, strict=True):
             # some candidate (t, i, j) with t < day_hi whose block t-L .. t-1 contains d
-            assert ok_t[d + 1:d + L + 1, i, j].any(), (day_hi, d, i, j)
+            assert ok_t[d + 1 : d + L + 1, i, j].any(), (day_hi, d, i, j)
         assert day.min() >= 0 and day.max() <= min(day_hi, T) - 2
-        assert (r >= HALF).all() and (r <= H - HALF).all() and (c >= HALF).all() and (c <= W - HALF).all()
+        assert (
+            (r >= HALF).all()
+            and (r <= H - HALF).all()
+            and (c >= HALF).all()
+            and (c <= W - HALF).all()
+        )
 
 
 def test_candidates_on_or_after_day_hi_are_never_used():
@@ -394,7 +433,9 @@ def test_candidates_are_drawn_without_replacement_when_enough():
     assert sorted(zip(r.tolist(), c.tolist(), strict=True)) == sorted((r, c) for _, r, c in cells)
     # fewer candidates than maps: with replacement, all n maps
     _, r, c = sample_map_index(p, 4, 100, T, np.random.default_rng(2))
-    assert len(r) == 100 and set(zip(r.tolist(), c.tolist(), strict=True)) <= {(r, c) for _, r, c in cells}
+    assert len(r) == 100 and set(zip(r.tolist(), c.tolist(), strict=True)) <= {
+        (r, c) for _, r, c in cells
+    }
 
 
 def test_sample_map_index_is_reproducible_and_rejects_an_empty_pool(pool):
@@ -402,7 +443,9 @@ def test_sample_map_index_is_reproducible_and_rejects_an_empty_pool(pool):
     b = sample_map_index(pool, 4, 50, 25, np.random.default_rng(3))
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     with pytest.raises(ConfigError, match="empty"):
-        sample_map_index(pool, 4, 10, S_CFG.lookback, np.random.default_rng(0))  # no candidate before
+        sample_map_index(
+            pool, 4, 10, S_CFG.lookback, np.random.default_rng(0)
+        )  # no candidate before
     with pytest.raises(ConfigError):
         sample_map_index(_only([]), 4, 10, T, np.random.default_rng(0))
 
@@ -418,4 +461,6 @@ def test_gather_maps_equals_slicing(pool):
     maps = gather_maps(b, day, r, c, S_CFG.patch)
     assert maps.shape == (len(day), 8, 8) and maps.dtype == b.dtype
     for k in range(len(day)):
-        np.testing.assert_array_equal(maps[k], b[day[k], r[k] - HALF:r[k] + HALF, c[k] - HALF:c[k] + HALF])
+        np.testing.assert_array_equal(
+            maps[k], b[day[k], r[k] - HALF : r[k] + HALF, c[k] - HALF : c[k] + HALF]
+        )

@@ -58,7 +58,10 @@ def test_paper_model_layers_follow_section_3_2(paper_model):
     for i, m in enumerate(feats):
         if isinstance(m, nn.Conv3d) and m.kernel_size == (2, 1, 1):
             assert isinstance(feats[i + 1], nn.LeakyReLU) and feats[i + 1].negative_slope == 0.1
-            assert isinstance(feats[i + 2], nn.BatchNorm3d) and feats[i + 2].num_features == m.out_channels
+            assert (
+                isinstance(feats[i + 2], nn.BatchNorm3d)
+                and feats[i + 2].num_features == m.out_channels
+            )
     assert paper_model.channels == 32
     assert paper_model.head.in_features == 32 and paper_model.head.out_features == 1
 
@@ -136,9 +139,17 @@ def test_receptive_field_spans_the_block_for_generic_layouts(lookback, patch):
 # ------------------------------------------------------------------------------ layout validation
 
 
-@pytest.mark.parametrize("lookback,patch,what", [
-    (500, 32, "500"), (513, 32, "513"), (48, 32, "48"), (512, 30, "30"), (512, 24, "24"), (64, 3, "3"),
-])
+@pytest.mark.parametrize(
+    "lookback,patch,what",
+    [
+        (500, 32, "500"),
+        (513, 32, "513"),
+        (48, 32, "48"),
+        (512, 30, "30"),
+        (512, 24, "24"),
+        (64, 3, "3"),
+    ],
+)
 def test_layout_for_rejects_non_powers_of_two(lookback, patch, what):
     with pytest.raises(ValueError, match="powers of two") as exc:
         layout_for(lookback, patch)
@@ -147,16 +158,19 @@ def test_layout_for_rejects_non_powers_of_two(lookback, patch, what):
         CnnTcn(lookback, patch)
 
 
-@pytest.mark.parametrize("layout", [
-    "SSTTTSTTTSTST",      # one T short
-    "SSTTTSTTTSTSTTT",    # one T too many
-    "SSTTTSTTTSTTTT",     # one S short (4 S, 10 T)
-    "SSSTTTSTTTSTSTT",    # one S too many
-    "SSTTTSTTTSTSTX",     # a foreign letter (right length)
-    "SSTTTSTTTSTSTt",     # lower case is not accepted
-    "SSTTTSTTT STSTT",    # a space
-    "",
-])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "SSTTTSTTTSTST",  # one T short
+        "SSTTTSTTTSTSTTT",  # one T too many
+        "SSTTTSTTTSTTTT",  # one S short (4 S, 10 T)
+        "SSSTTTSTTTSTSTT",  # one S too many
+        "SSTTTSTTTSTSTX",  # a foreign letter (right length)
+        "SSTTTSTTTSTSTt",  # lower case is not accepted
+        "SSTTTSTTT STSTT",  # a space
+        "",
+    ],
+)
 def test_layout_for_rejects_wrong_layouts(layout):
     with pytest.raises(ValueError, match="layout") as exc:
         layout_for(512, 32, layout)
@@ -179,11 +193,15 @@ def test_layout_for_defaults_and_honours_a_valid_layout():
         for patch in (2, 4, 16, 32, 64):
             lay = layout_for(lookback, patch)
             assert set(lay) <= {"S", "T"}
-            assert lay.count("S") == int(np.log2(patch)) and lay.count("T") == int(np.log2(lookback))
+            assert lay.count("S") == int(np.log2(patch)) and lay.count("T") == int(
+                np.log2(lookback)
+            )
 
 
 def test_conv_bias_option_adds_the_biases():
-    assert n_parameters(CnnTcn(512, 32, conv_bias=True)) == 8081 + (2 + 4 + 8 + 16 + 32) + (3 * 4 + 3 * 8 + 16 + 2 * 32)
+    assert n_parameters(CnnTcn(512, 32, conv_bias=True)) == 8081 + (2 + 4 + 8 + 16 + 32) + (
+        3 * 4 + 3 * 8 + 16 + 2 * 32
+    )
 
 
 # ------------------------------------------------------------------------------ eval determinism
@@ -205,7 +223,7 @@ def test_eval_mode_is_deterministic_and_batch_independent(lookback, patch):
     with torch.no_grad():
         full = model(x)
         again = model(x)
-        alone = torch.stack([model(x[i:i + 1])[0] for i in range(len(x))])
+        alone = torch.stack([model(x[i : i + 1])[0] for i in range(len(x))])
         reversed_ = model(x.flip(0)).flip(0)
     torch.testing.assert_close(again, full, rtol=0, atol=0)
     torch.testing.assert_close(alone, full, rtol=0, atol=1e-6)

@@ -38,26 +38,44 @@ def at(day: int, seconds: float = 0.0) -> pd.Timestamp:
     return START + pd.Timedelta(days=day) + pd.Timedelta(seconds=seconds)
 
 
-def ev(day: int, row: float, col: float, mw: float, *, dlat: float = 0.0, dlon: float = 0.0,
-       seconds: float = 0.0, eid: str | None = None) -> dict:
+def ev(
+    day: int,
+    row: float,
+    col: float,
+    mw: float,
+    *,
+    dlat: float = 0.0,
+    dlon: float = 0.0,
+    seconds: float = 0.0,
+    eid: str | None = None,
+) -> dict:
     """One event at the centre of cell (row, col) shifted by (dlat, dlon) degrees."""
     lat, lon = centre(row, col)
-    return {"event_id": eid, "time": at(day, seconds), "latitude": lat + dlat,
-            "longitude": lon + dlon, "mw": mw}
+    return {
+        "event_id": eid,
+        "time": at(day, seconds),
+        "latitude": lat + dlat,
+        "longitude": lon + dlon,
+        "mw": mw,
+    }
 
 
 def events(*rows: dict) -> pd.DataFrame:
     """An event table (espb columns) from ``ev`` dicts, kept in the given order."""
     n = len(rows)
     ids = [r["event_id"] if r["event_id"] is not None else f"e{i:04d}" for i, r in enumerate(rows)]
-    return pd.DataFrame({
-        "event_id": pd.Series(ids, dtype=object),
-        "time": pd.to_datetime(pd.Series([r["time"] for r in rows], dtype="datetime64[ns, UTC]")),
-        "latitude": np.array([r["latitude"] for r in rows], dtype="float64"),
-        "longitude": np.array([r["longitude"] for r in rows], dtype="float64"),
-        "depth": np.full(n, 10.0),
-        "mw": np.array([r["mw"] for r in rows], dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "event_id": pd.Series(ids, dtype=object),
+            "time": pd.to_datetime(
+                pd.Series([r["time"] for r in rows], dtype="datetime64[ns, UTC]")
+            ),
+            "latitude": np.array([r["latitude"] for r in rows], dtype="float64"),
+            "longitude": np.array([r["longitude"] for r in rows], dtype="float64"),
+            "depth": np.full(n, 10.0),
+            "mw": np.array([r["mw"] for r in rows], dtype="float64"),
+        }
+    )
 
 
 def cube(n_events: np.ndarray) -> xr.Dataset:

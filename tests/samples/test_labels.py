@@ -44,14 +44,23 @@ def test_grid_from_cube_recovers_the_grid():
 def test_grid_cells_are_half_open():
     g = grid()
     # the cell boundary 39.0 / 141.0 belongs to the upper cell (row 10, col 10)
-    r, c = g.cells(np.array([39.0, 38.9999, 38.0, 37.9999]), np.array([141.0, 140.9999, 140.0, 139.9999]))
+    r, c = g.cells(
+        np.array([39.0, 38.9999, 38.0, 37.9999]), np.array([141.0, 140.9999, 140.0, 139.9999])
+    )
     assert r.tolist() == [10, 9, 0, -1] and c.tolist() == [10, 9, 0, -1]
 
 
 def test_grid_day_is_utc_floor():
     g = grid()
-    t = pd.Series([START, START + pd.Timedelta("23:59:59.999"), START + pd.Timedelta(days=1),
-                   START - pd.Timedelta(seconds=1), START + pd.Timedelta(days=59, hours=23)])
+    t = pd.Series(
+        [
+            START,
+            START + pd.Timedelta("23:59:59.999"),
+            START + pd.Timedelta(days=1),
+            START - pd.Timedelta(seconds=1),
+            START + pd.Timedelta(days=59, hours=23),
+        ]
+    )
     assert g.day(t).tolist() == [0, 0, 1, -1, 59]
     # a non-UTC zone is converted first: 2020-01-02 08:00 +09:00 is 2020-01-01 23:00 UTC
     assert g.day(pd.Series([pd.Timestamp("2020-01-02 08:00", tz="Asia/Tokyo")])).tolist() == [0]
@@ -63,26 +72,46 @@ def test_grid_day_is_utc_floor():
 def test_eq_border_centres_kept_at_half_and_n_minus_half_only():
     g = grid(nlat=N, nlon=N + 6)  # 24 rows, 30 cols: the column limit is 30 - 4 = 26
     cat = events(
-        ev(10, H - 1, 12, 5.5), ev(10, H, 12, 5.5), ev(10, N - H, 12, 5.5), ev(10, N - H + 1, 12, 5.5),
-        ev(11, 12, H - 1, 5.5), ev(11, 12, H, 5.5), ev(11, 12, N + 6 - H, 5.5),
+        ev(10, H - 1, 12, 5.5),
+        ev(10, H, 12, 5.5),
+        ev(10, N - H, 12, 5.5),
+        ev(10, N - H + 1, 12, 5.5),
+        ev(11, 12, H - 1, 5.5),
+        ev(11, 12, H, 5.5),
+        ev(11, 12, N + 6 - H, 5.5),
         ev(11, 12, N + 6 - H + 1, 5.5),
         # the row limit (20) is no limit for columns: col 21..26 are fine on a 30-col grid
         ev(12, 12, N - H + 1, 5.5),
     )
     eq = eq_samples(cat, g, CFG)
     assert sorted(zip(eq["row"], eq["col"], strict=True)) == sorted(
-        [(H, 12), (N - H, 12), (12, H), (12, N + 6 - H), (12, N - H + 1)])
-    assert eq.attrs["dropped"] == {"outside_time": 0, "outside_grid": 0, "near_border": 4,
-                                   "same_cell_day": 0}
+        [(H, 12), (N - H, 12), (12, H), (12, N + 6 - H), (12, N - H + 1)]
+    )
+    assert eq.attrs["dropped"] == {
+        "outside_time": 0,
+        "outside_grid": 0,
+        "near_border": 4,
+        "same_cell_day": 0,
+    }
 
 
 def test_eq_outside_grid_is_counted_apart_from_border():
-    cat = events(ev(10, -1, 12, 6.0), ev(10, N, 12, 6.0), ev(10, 12, -1, 6.0), ev(10, 12, N, 6.0),
-                 ev(10, 0, 0, 6.0), ev(10, 12, 12, 6.0))
+    cat = events(
+        ev(10, -1, 12, 6.0),
+        ev(10, N, 12, 6.0),
+        ev(10, 12, -1, 6.0),
+        ev(10, 12, N, 6.0),
+        ev(10, 0, 0, 6.0),
+        ev(10, 12, 12, 6.0),
+    )
     eq = eq_samples(cat, grid(), CFG)
     assert _keys(eq) == [(10, 12, 12)]
-    assert eq.attrs["dropped"] == {"outside_time": 0, "outside_grid": 4, "near_border": 1,
-                                   "same_cell_day": 0}
+    assert eq.attrs["dropped"] == {
+        "outside_time": 0,
+        "outside_grid": 4,
+        "near_border": 1,
+        "same_cell_day": 0,
+    }
     assert eq.attrs["n_candidates"] == 6
 
 
@@ -93,8 +122,16 @@ def test_eq_outside_grid_is_counted_apart_from_border():
 def test_eq_one_per_cell_day_keeps_the_largest(order):
     cat = events(
         ev(20, 10, 10, order[0], dlat=-0.03, eid="small" if order[0] < order[1] else "large"),
-        ev(20, 10, 10, order[1], dlat=0.04, dlon=0.02, seconds=3600,
-           eid="large" if order[0] < order[1] else "small"),
+        ev(
+            20,
+            10,
+            10,
+            order[1],
+            dlat=0.04,
+            dlon=0.02,
+            seconds=3600,
+            eid="large" if order[0] < order[1] else "small",
+        ),
     )
     eq = eq_samples(cat, grid(), CFG)
     assert len(eq) == 1
@@ -123,8 +160,11 @@ def test_eq_same_cell_different_days_and_neighbour_cells_are_distinct():
 
 
 def test_eq_magnitude_threshold_is_inclusive():
-    cat = events(ev(20, 10, 10, 4.99, eid="below"), ev(20, 12, 12, 5.0, eid="at"),
-                 ev(20, 14, 14, 4.9, eid="mlim"))
+    cat = events(
+        ev(20, 10, 10, 4.99, eid="below"),
+        ev(20, 12, 12, 5.0, eid="at"),
+        ev(20, 14, 14, 4.9, eid="mlim"),
+    )
     eq = eq_samples(cat, grid(), CFG)
     assert eq["event_id"].tolist() == ["at"]
     assert eq.attrs["n_candidates"] == 1
@@ -170,22 +210,40 @@ def _excluded_at(*rows, config=CFG, day=30) -> np.ndarray:
     return exclusion_mask(events(*rows), grid(), config)[day]
 
 
-@pytest.mark.parametrize("dlat, dlon", [
-    (0.8, 0.0), (-0.8, 0.0), (0.0, 0.8), (0.0, -0.8),  # exactly on the radius, on an axis
-    (0.4, 0.4), (-0.4, 0.4), (0.4, -0.4), (-0.3, -0.5),  # exactly on the radius, diagonal
-    (0.35, 0.45), (-0.45, 0.35),  # exactly on the radius, not at a cell centre
-    (0.0, 0.0), (0.05, 0.05), (0.25, -0.31),
-])
+@pytest.mark.parametrize(
+    "dlat, dlon",
+    [
+        (0.8, 0.0),
+        (-0.8, 0.0),
+        (0.0, 0.8),
+        (0.0, -0.8),  # exactly on the radius, on an axis
+        (0.4, 0.4),
+        (-0.4, 0.4),
+        (0.4, -0.4),
+        (-0.3, -0.5),  # exactly on the radius, diagonal
+        (0.35, 0.45),
+        (-0.45, 0.35),  # exactly on the radius, not at a cell centre
+        (0.0, 0.0),
+        (0.05, 0.05),
+        (0.25, -0.31),
+    ],
+)
 def test_l1_radius_inside_excludes(dlat, dlon):
     assert _excluded_at(ev(30, R0, C0, 4.9, dlat=dlat, dlon=dlon))[R0, C0]
 
 
-@pytest.mark.parametrize("dlat, dlon", [
-    (0.85, 0.0), (0.0, -0.85),  # just outside, on an axis
-    (0.45, 0.4),  # L1 0.85
-    (0.5, 0.4), (-0.4, -0.5),  # Euclidean 0.64, max-norm 0.5: inside those, outside L1 0.9
-    (0.6, 0.3), (0.41, 0.4),  # Euclidean 0.67 / 0.573
-])
+@pytest.mark.parametrize(
+    "dlat, dlon",
+    [
+        (0.85, 0.0),
+        (0.0, -0.85),  # just outside, on an axis
+        (0.45, 0.4),  # L1 0.85
+        (0.5, 0.4),
+        (-0.4, -0.5),  # Euclidean 0.64, max-norm 0.5: inside those, outside L1 0.9
+        (0.6, 0.3),
+        (0.41, 0.4),  # Euclidean 0.67 / 0.573
+    ],
+)
 def test_l1_radius_outside_does_not_exclude(dlat, dlon):
     assert not _excluded_at(ev(30, R0, C0, 4.9, dlat=dlat, dlon=dlon))[R0, C0]
 
@@ -230,16 +288,20 @@ def test_day_window_symmetric(seconds):
     assert _days(m) == list(range(23, 38))  # 30 - 7 .. 30 + 7; not 22 nor 38
 
 
-@pytest.mark.parametrize("before, after, expected", [
-    # forecast day tau is excluded when tau - before <= e <= tau + after
-    (7, 0, range(30, 38)),  # events up to 7 days before tau: tau = 30 .. 37
-    (0, 7, range(23, 31)),  # events up to 7 days after tau: tau = 23 .. 30
-    (2, 5, range(25, 33)),
-    (0, 0, range(30, 31)),
-])
+@pytest.mark.parametrize(
+    "before, after, expected",
+    [
+        # forecast day tau is excluded when tau - before <= e <= tau + after
+        (7, 0, range(30, 38)),  # events up to 7 days before tau: tau = 30 .. 37
+        (0, 7, range(23, 31)),  # events up to 7 days after tau: tau = 23 .. 30
+        (2, 5, range(25, 33)),
+        (0, 0, range(30, 31)),
+    ],
+)
 def test_day_window_asymmetric(before, after, expected):
-    m = exclusion_mask(events(ev(30, R0, C0, 4.9)), grid(),
-                       cfg(exclusion_before=before, exclusion_after=after))
+    m = exclusion_mask(
+        events(ev(30, R0, C0, 4.9)), grid(), cfg(exclusion_before=before, exclusion_after=after)
+    )
     assert _days(m) == list(expected)
 
 
@@ -256,7 +318,9 @@ def test_day_window_at_the_cube_edges():
 
 
 def test_overlapping_windows_merge_and_stop():
-    m = exclusion_mask(events(ev(20, R0, C0, 4.9), ev(24, R0, C0, 5.5), ev(50, R0, C0, 4.95)), grid(), CFG)
+    m = exclusion_mask(
+        events(ev(20, R0, C0, 4.9), ev(24, R0, C0, 5.5), ev(50, R0, C0, 4.95)), grid(), CFG
+    )
     assert _days(m) == list(range(13, 32)) + list(range(43, 58))
 
 
@@ -287,18 +351,21 @@ def _brute_block_means(n: np.ndarray, lookback: int, patch: int) -> np.ndarray:
     for tau in range(lookback, T):
         for r in range(h, Hh - h + 1):
             for c in range(h, W - h + 1):
-                out[tau, r, c] = n[tau - lookback:tau, r - h:r + h, c - h:c + h].mean()
+                out[tau, r, c] = n[tau - lookback : tau, r - h : r + h, c - h : c + h].mean()
     return out
 
 
-@pytest.mark.parametrize("shape, lookback, patch, seed", [
-    ((12, 10, 13), 3, 4, 0),
-    ((9, 8, 8), 4, 8, 1),  # exactly one usable centre per day
-    ((20, 24, 24), 4, 8, 2),
-    ((7, 9, 6), 2, 2, 3),
-    ((15, 6, 11), 14, 4, 4),  # one usable forecast day
-    ((1100, 5, 4), 7, 2, 5),  # more days than one chunk of the summed-area table (512)
-])
+@pytest.mark.parametrize(
+    "shape, lookback, patch, seed",
+    [
+        ((12, 10, 13), 3, 4, 0),
+        ((9, 8, 8), 4, 8, 1),  # exactly one usable centre per day
+        ((20, 24, 24), 4, 8, 2),
+        ((7, 9, 6), 2, 2, 3),
+        ((15, 6, 11), 14, 4, 4),  # one usable forecast day
+        ((1100, 5, 4), 7, 2, 5),  # more days than one chunk of the summed-area table (512)
+    ],
+)
 def test_block_mean_counts_matches_brute_force(shape, lookback, patch, seed):
     n = np.random.default_rng(seed).integers(0, 30, size=shape).astype(np.int32)
     c = cfg(lookback=lookback, patch=patch)
@@ -328,7 +395,11 @@ def test_pool_mean_exactly_ten_is_eligible_and_just_below_is_not():
     for tau in range(L, N_DAYS):
         for r in range(H, N - H + 1):
             for c in range(H, N - H + 1):
-                holds = tau - L <= d0 <= tau - 1 and r - H <= r0 <= r + H - 1 and c - H <= c0 <= c + H - 1
+                holds = (
+                    tau - L <= d0 <= tau - 1
+                    and r - H <= r0 <= r + H - 1
+                    and c - H <= c0 <= c + H - 1
+                )
                 if not holds:
                     expected.add(np.ravel_multi_index((tau, r, c), n.shape))
     assert set(pool.flat.tolist()) == expected
@@ -399,7 +470,7 @@ def test_draw_sorted_unique_within_range(lo, hi, n):
 
 def test_draw_returns_all_when_short_or_exact():
     pool, _ = _pool()
-    cand = pool.flat[pool.day_ptr[3]:pool.day_ptr[9]]
+    cand = pool.flat[pool.day_ptr[3] : pool.day_ptr[9]]
     for n in (len(cand), len(cand) + 1, 10 * len(cand)):
         np.testing.assert_array_equal(pool.draw(3, 9, n, np.random.default_rng(1)), cand)
     assert len(pool.draw(7, 8, 4, np.random.default_rng(1))) == 0  # empty day
@@ -411,7 +482,7 @@ def test_draw_is_seeded_and_covers_every_candidate():
     a = pool.draw(0, 20, 10, np.random.default_rng(5))
     b = pool.draw(0, 20, 10, np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
-    cand = pool.flat[pool.day_ptr[2]:pool.day_ptr[4]]
+    cand = pool.flat[pool.day_ptr[2] : pool.day_ptr[4]]
     seen = set()
     rng = np.random.default_rng(9)
     for _ in range(300):

@@ -25,11 +25,15 @@ def _counts(seed: int = 0) -> np.ndarray:
 def _rows() -> list[dict]:
     return [
         # EQ on the first and last days of segments too, to pin the segment assignment
-        ev(5, 8, 8, 5.5, eid="a"), ev(13, 16, 16, 5.1, eid="b"),  # segment 0
+        ev(5, 8, 8, 5.5, eid="a"),
+        ev(13, 16, 16, 5.1, eid="b"),  # segment 0
         ev(18, 12, 12, 4.9, eid="mlim"),  # segment 1: no EQ, only an exclusion
-        ev(24, 6, 14, 5.0, eid="c"), ev(28, 14, 6, 6.0, eid="d"), ev(33, 10, 10, 5.3, eid="e"),  # 2
+        ev(24, 6, 14, 5.0, eid="c"),
+        ev(28, 14, 6, 6.0, eid="d"),
+        ev(33, 10, 10, 5.3, eid="e"),  # 2
         ev(53, 12, 12, 5.2, eid="f"),  # segment 4
-        ev(54, 18, 18, 5.4, eid="g"), ev(59, 5, 5, 5.0, eid="h"),  # segment 5
+        ev(54, 18, 18, 5.4, eid="g"),
+        ev(59, 5, 5, 5.0, eid="h"),  # segment 5
     ]
 
 
@@ -53,7 +57,7 @@ def table(samples) -> pd.DataFrame:
 
 
 def _block_mean(counts: np.ndarray, t: int, r: int, c: int) -> float:
-    return float(counts[t - L:t, r - H:r + H, c - H:c + H].mean())
+    return float(counts[t - L : t, r - H : r + H, c - H : c + H].mean())
 
 
 # ------------------------------------------------------------------------------ segment bounds
@@ -96,15 +100,28 @@ def test_eq_rows(samples, table):
     assert eq["event_id"].tolist() == list("abcdefgh")
     assert eq["mw"].tolist() == [5.5, 5.1, 5.0, 6.0, 5.3, 5.2, 5.4, 5.0]
     assert list(zip(eq["target"], eq["row"], eq["col"], strict=True)) == [
-        (5, 8, 8), (13, 16, 16), (24, 6, 14), (28, 14, 6), (33, 10, 10), (53, 12, 12),
-        (54, 18, 18), (59, 5, 5)]
+        (5, 8, 8),
+        (13, 16, 16),
+        (24, 6, 14),
+        (28, 14, 6),
+        (33, 10, 10),
+        (53, 12, 12),
+        (54, 18, 18),
+        (59, 5, 5),
+    ]
     assert eq["segment"].tolist() == [0, 0, 2, 2, 2, 4, 5, 5]
     counts = _counts()
     for t, r, c, m in eq[["target", "row", "col", "mean_count"]].itertuples(index=False):
         assert m == pytest.approx(_block_mean(counts, t, r, c), rel=1e-6)
-    assert samples.summary() == {"n_eq": 8, "n_eq_candidates": 8, "eq_dropped_outside_time": 0,
-                                 "eq_dropped_outside_grid": 0, "eq_dropped_near_border": 0,
-                                 "eq_dropped_same_cell_day": 0, "n_neq_pool": len(samples.pool)}
+    assert samples.summary() == {
+        "n_eq": 8,
+        "n_eq_candidates": 8,
+        "eq_dropped_outside_time": 0,
+        "eq_dropped_outside_grid": 0,
+        "eq_dropped_near_border": 0,
+        "eq_dropped_same_cell_day": 0,
+        "n_neq_pool": len(samples.pool),
+    }
 
 
 def test_neq_rows_are_eligible(samples, table):
@@ -125,8 +142,11 @@ def test_neq_rows_are_eligible(samples, table):
     for tt, rr, cc in zip(t, r, c, strict=True):
         lat = 38.0 + (rr + 0.5) * 0.1
         lon = 140.0 + (cc + 0.5) * 0.1
-        near = (np.abs(cat["latitude"] - lat) + np.abs(cat["longitude"] - lon) <= 0.8 + 1e-9) \
-            & (np.abs(day - tt) <= 7) & (cat["mw"] >= 4.9)
+        near = (
+            (np.abs(cat["latitude"] - lat) + np.abs(cat["longitude"] - lon) <= 0.8 + 1e-9)
+            & (np.abs(day - tt) <= 7)
+            & (cat["mw"] >= 4.9)
+        )
         assert not near.any()
 
 
@@ -144,7 +164,7 @@ def test_short_pool_gives_all_candidates():
     # counts of 10 only in the 8 x 8 patch of centre (5, 5): that centre is the only one whose
     # block mean reaches 10, so each forecast day has exactly one nEQ candidate
     counts = np.zeros((N_DAYS, N, N), np.int32)
-    counts[:, 5 - H:5 + H, 5 - H:5 + H] = 10
+    counts[:, 5 - H : 5 + H, 5 - H : 5 + H] = 10
     rows = [ev(8, 14 + i % 6, 15 + 3 * (i // 6), 5.5) for i in range(12)]  # 12 EQ in segment 0
     rows += [ev(15, 16, 16, 5.5), ev(19, 17, 16, 5.5), ev(23, 18, 16, 5.5)]  # 3 in segment 1
     s = _build(rows, counts)
@@ -219,8 +239,10 @@ def test_draw_keyed_by_segment_first_day_not_index():
     t4 = _build(counts=counts).table(L_ME, seed=5)
     t14 = _build(counts=counts, config=cfg(lookback=14)).table(L_ME, seed=5)
     np.testing.assert_array_equal(t14.attrs["bounds"], BOUNDS[1:])
-    a, b = ([df[df["target"] >= 14].drop(columns=["sid", "segment"]).reset_index(drop=True)
-             for df in (t4, t14)])
+    a, b = [
+        df[df["target"] >= 14].drop(columns=["sid", "segment"]).reset_index(drop=True)
+        for df in (t4, t14)
+    ]
     assert len(a) == 2 * (3 + 1 + 2)
     pd.testing.assert_frame_equal(a, b)
 

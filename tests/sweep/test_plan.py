@@ -95,8 +95,14 @@ def test_only_the_six_factors_vary(paper_configs):
 def test_demo_scale_override_and_last_factor_varies_fastest():
     jobs = sweep_jobs("paper_432", ["experiment=sweep_demo", "name=demo_432"])
     assert len(jobs) == 432
-    assert jobs[0][:6] == ["bvalue.dr=0.15", "bvalue.dt=150", "samples.m_lim=4.0", "autoencoder.enabled=True",
-                           "training.loss=mae", "training.l_me=14"]
+    assert jobs[0][:6] == [
+        "bvalue.dr=0.15",
+        "bvalue.dt=150",
+        "samples.m_lim=4.0",
+        "autoencoder.enabled=True",
+        "training.loss=mae",
+        "training.l_me=14",
+    ]
     assert jobs[1][5] == "training.l_me=30"  # consecutive jobs share cube and autoencoder
     c = job_config("paper_432", jobs[0], ["experiment=sweep_demo", "name=demo_432"])
     assert c.samples.lookback == 16 and c.training.epochs == 1 and c.sweep.name == "demo_432"
@@ -118,8 +124,10 @@ def test_shared_work_is_12_cubes_and_36_autoencoders(paper_configs):
 
 
 def test_effective_grid_counts():
-    grid = effective_grid({"bvalue.dr": "0.15,0.25,0.35,0.65", "training.loss": "mae,bce"},
-                          ["bvalue.dr=0.15,0.35", "name=x"])
+    grid = effective_grid(
+        {"bvalue.dr": "0.15,0.25,0.35,0.65", "training.loss": "mae,bce"},
+        ["bvalue.dr=0.15,0.35", "name=x"],
+    )
     assert grid == {"bvalue.dr": "0.15,0.35", "training.loss": "mae,bce"}
     assert n_configs(grid) == 4
 

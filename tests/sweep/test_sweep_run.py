@@ -19,19 +19,39 @@ import pytest
 from espb.buildlog import read_builds
 
 ESPB = str(Path(sys.executable).with_name("espb"))
-GRID = ["bvalue.dr=0.25,0.35", "bvalue.dt=150", "samples.m_lim=4.0,4.5", "training.loss=mae",
-        "training.l_me=21", "autoencoder.enabled=true,false"]
+GRID = [
+    "bvalue.dr=0.25,0.35",
+    "bvalue.dt=150",
+    "samples.m_lim=4.0,4.5",
+    "training.loss=mae",
+    "training.l_me=21",
+    "autoencoder.enabled=true,false",
+]
 EXPECTED = set(itertools.product(["0.25", "0.35"], ["4.0", "4.5"], ["True", "False"]))
 
 
 def _env(out: Path) -> dict:
-    return {**os.environ, "ESPB_OUT": str(out), "ESPB_CACHE_DIR": str(out / "cache"),
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "ESPB_OUT": str(out),
+        "ESPB_CACHE_DIR": str(out / "cache"),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def _cmd(name: str, *extra: str) -> list[str]:
-    return [ESPB, "sweep", "run", "paper_432", "experiment=smoke", f"name={name}", *GRID, *extra,
-            "--no-prepare", "--no-report"]
+    return [
+        ESPB,
+        "sweep",
+        "run",
+        "paper_432",
+        "experiment=smoke",
+        f"name={name}",
+        *GRID,
+        *extra,
+        "--no-prepare",
+        "--no-report",
+    ]
 
 
 def _client(out: Path):
@@ -72,7 +92,9 @@ def _check_points(c, out: Path, name: str, child) -> None:
 def sweep_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     t0 = time.perf_counter()
-    p = subprocess.run(_cmd("s8", "-j", "2"), env=_env(out), capture_output=True, text=True, timeout=900)
+    p = subprocess.run(
+        _cmd("s8", "-j", "2"), env=_env(out), capture_output=True, text=True, timeout=900
+    )
     print(f"smoke sweep of 8 configurations, 2 jobs: {time.perf_counter() - t0:.0f} s")
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     return out, p.stdout + p.stderr
@@ -129,7 +151,9 @@ def test_output_folders_are_deterministic_per_configuration(sweep_out):
         else:
             os.environ["ESPB_OUT"] = old
     assert {p.name for p in (out / "runs" / "s8").iterdir()} == want
-    assert not any("20" in p.name[:4] for p in (out / "hydra" / "s8").iterdir() if p.is_dir())  # no time stamps
+    assert not any(
+        "20" in p.name[:4] for p in (out / "hydra" / "s8").iterdir() if p.is_dir()
+    )  # no time stamps
 
 
 def _completed(out: Path, name: str) -> int:
@@ -147,8 +171,14 @@ def _completed(out: Path, name: str) -> int:
 def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
     out = tmp_path
     env = _env(out)
-    proc = subprocess.Popen(_cmd("r8", "-j", "2"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd("r8", "-j", "2"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     t0 = time.monotonic()
     while _completed(out, "r8") < 3:
         assert proc.poll() is None, "the sweep ended before it could be interrupted"
@@ -164,10 +194,15 @@ def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
     assert proc.returncode != 0
 
     c, _, children = _runs(out, "r8")
-    done_before = {ch.data.tags["config_hash"]: (ch.info.run_id, ch.info.end_time) for ch in children
-                   if ch.info.status == "FINISHED" and ch.data.tags.get("espb_completed") == "true"}
+    done_before = {
+        ch.data.tags["config_hash"]: (ch.info.run_id, ch.info.end_time)
+        for ch in children
+        if ch.info.status == "FINISHED" and ch.data.tags.get("espb_completed") == "true"
+    }
     ids_before = {ch.info.run_id for ch in children}
-    assert 2 <= len(done_before) < 8  # the 3rd may be between its last meta-epoch and its MLflow finish
+    assert (
+        2 <= len(done_before) < 8
+    )  # the 3rd may be between its last meta-epoch and its MLflow finish
 
     p = subprocess.run(_cmd("r8", "-j", "2"), env=env, capture_output=True, text=True, timeout=900)
     log = p.stdout + p.stderr
@@ -190,9 +225,23 @@ def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
 def _two_job_sweep(out: Path, name: str, launcher: str):
     """A 2-configuration smoke sweep through ``launcher``: one parent, two finished children with
     every point, the launcher named on the parent."""
-    cmd = [ESPB, "sweep", "run", "paper_432", "experiment=smoke", f"name={name}", "bvalue.dr=0.25,0.35",
-           "bvalue.dt=150", "samples.m_lim=4.5", "training.loss=mae", "training.l_me=21",
-           "autoencoder.enabled=false", f"hydra/launcher={launcher}", "--no-prepare", "--no-report"]
+    cmd = [
+        ESPB,
+        "sweep",
+        "run",
+        "paper_432",
+        "experiment=smoke",
+        f"name={name}",
+        "bvalue.dr=0.25,0.35",
+        "bvalue.dt=150",
+        "samples.m_lim=4.5",
+        "training.loss=mae",
+        "training.l_me=21",
+        "autoencoder.enabled=false",
+        f"hydra/launcher={launcher}",
+        "--no-prepare",
+        "--no-report",
+    ]
     p = subprocess.run(cmd, env=_env(out), capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
     c, parents, children = _runs(out, name)
@@ -217,8 +266,19 @@ def test_ray_launcher_local(tmp_path):
 
 
 def test_prepare_builds_the_shared_work_once(tmp_path):
-    cmd = [ESPB, "sweep", "prepare", "paper_432", "experiment=smoke", "name=prep", "bvalue.dr=0.25",
-           "bvalue.dt=150", "samples.m_lim=4.0,4.5", "-j", "2"]
+    cmd = [
+        ESPB,
+        "sweep",
+        "prepare",
+        "paper_432",
+        "experiment=smoke",
+        "name=prep",
+        "bvalue.dr=0.25",
+        "bvalue.dt=150",
+        "samples.m_lim=4.0,4.5",
+        "-j",
+        "2",
+    ]
     for _ in range(2):  # the second call finds everything cached
         p = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]

@@ -14,15 +14,26 @@ from espb.paths import conf_dir
 
 def _compose(out, cache, *overrides):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=["experiment=smoke", f"out_dir={out}", f"cache_dir={cache}",
-                                           "run.progress=false", "autoencoder.enabled=true", *overrides])
+        return compose(
+            "train",
+            overrides=[
+                "experiment=smoke",
+                f"out_dir={out}",
+                f"cache_dir={cache}",
+                "run.progress=false",
+                "autoencoder.enabled=true",
+                *overrides,
+            ],
+        )
 
 
 def _tags(out, run_dir):
     from mlflow.tracking import MlflowClient
 
     st = json.loads((run_dir / "state.json").read_text())
-    return MlflowClient(tracking_uri=f"sqlite:///{out / 'mlruns.db'}").get_run(st["run_id"]).data.tags
+    return (
+        MlflowClient(tracking_uri=f"sqlite:///{out / 'mlruns.db'}").get_run(st["run_id"]).data.tags
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +71,9 @@ def test_autoencoder_changes_what_the_classifier_sees(ae_runs, tmp_path):
     off = max((out / "runs" / "smoke").iterdir(), key=lambda p: p.stat().st_mtime)
     a = pd.read_parquet(runs[0] / "predictions.parquet")
     b = pd.read_parquet(off / "predictions.parquet")
-    assert (a[["target", "row", "col", "label"]].to_numpy() == b[["target", "row", "col", "label"]].to_numpy()).all()
+    assert (
+        a[["target", "row", "col", "label"]].to_numpy()
+        == b[["target", "row", "col", "label"]].to_numpy()
+    ).all()
     assert not (a["score"].to_numpy() == b["score"].to_numpy()).all()
     assert _tags(out, off)["autoencoder_key"] == "off"

@@ -34,8 +34,9 @@ def smoke_events() -> pd.DataFrame:
 
 
 def _scfg(after: int) -> SampleConfig:
-    return SampleConfig(eq_min_mag=4.5, m_lim=4.5, lookback=64, patch=16, min_mean_events=5.0,
-                        exclusion_after=after)
+    return SampleConfig(
+        eq_min_mag=4.5, m_lim=4.5, lookback=64, patch=16, min_mean_events=5.0, exclusion_after=after
+    )
 
 
 def _run(events: pd.DataFrame, s_cfg: SampleConfig, tmp_path, n_me: int = K + 1) -> dict:
@@ -43,25 +44,40 @@ def _run(events: pd.DataFrame, s_cfg: SampleConfig, tmp_path, n_me: int = K + 1)
     cube_cfg = load_cube_config("smoke", [])
     ds, _ = build_cube(events, cube_cfg)
     samples = Samples.build(events, ds, s_cfg)
-    t_cfg = TrainConfig(l_me=21, warmup=3, epochs=2, seed=3, max_meta_epochs=n_me, accelerator="cpu")
+    t_cfg = TrainConfig(
+        l_me=21, warmup=3, epochs=2, seed=3, max_meta_epochs=n_me, accelerator="cpu"
+    )
     table = samples.table(t_cfg.l_me, t_cfg.seed)
     mes = meta_epochs(table, table.attrs["bounds"], t_cfg.warmup)
     assert len(mes) > K, "the smoke catalog must give more meta-epochs than K"
-    source = BlockSource(np.asarray(ds["b"].values), table, s_cfg.lookback, s_cfg.patch, torch.device("cpu"))
+    source = BlockSource(
+        np.asarray(ds["b"].values), table, s_cfg.lookback, s_cfg.patch, torch.device("cpu")
+    )
     seen: dict[int, dict] = {}
 
     def on_me(me, rec, pred, state):
         tr = table[training_mask(table, me)]
         seen[me.index] = {
             "train": tr[["target", "row", "col", "label"]].to_numpy().tolist(),
-            "val": table[validation_mask(table, me)][["target", "row", "col", "label"]].to_numpy().tolist(),
+            "val": table[validation_mask(table, me)][["target", "row", "col", "label"]]
+            .to_numpy()
+            .tolist(),
             "scores": pred["score"].to_numpy().copy(),
             "state": {k: v.clone() for k, v in state.items()},
             "loss": rec["train/loss"],
         }
 
-    tr = ProgressiveTrainer(table, mes, source, t_cfg, {"lookback": s_cfg.lookback, "patch": s_cfg.patch},
-                            make_fabric(t_cfg), tmp_path, samples.grid.date, on_meta_epoch=on_me)
+    tr = ProgressiveTrainer(
+        table,
+        mes,
+        source,
+        t_cfg,
+        {"lookback": s_cfg.lookback, "patch": s_cfg.patch},
+        make_fabric(t_cfg),
+        tmp_path,
+        samples.grid.date,
+        on_meta_epoch=on_me,
+    )
     tr.run(resume=False)
     return {"seen": seen, "mes": mes, "grid": samples.grid}
 
@@ -73,22 +89,35 @@ def _alter_after(events: pd.DataFrame, day: int, grid) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     ev = events.copy()
     idx = np.flatnonzero(late)
-    ev.loc[ev.index[idx], "mw"] = np.round(ev["mw"].to_numpy()[idx] + rng.normal(0, 0.6, len(idx)), 1)
-    ev.loc[ev.index[idx], "latitude"] = ev["latitude"].to_numpy()[idx] + rng.normal(0, 0.2, len(idx))
+    ev.loc[ev.index[idx], "mw"] = np.round(
+        ev["mw"].to_numpy()[idx] + rng.normal(0, 0.6, len(idx)), 1
+    )
+    ev.loc[ev.index[idx], "latitude"] = ev["latitude"].to_numpy()[idx] + rng.normal(
+        0, 0.2, len(idx)
+    )
     ev = ev.drop(ev.index[idx[::3]])
     start = grid.start + pd.Timedelta(days=day + 1)
     n = 40
-    big = pd.DataFrame({
-        "event_id": [f"x{i}" for i in range(n)],
-        "time": start + pd.to_timedelta(rng.uniform(0, 60, n), unit="D"),
-        "latitude": rng.uniform(38.3, 39.7, n), "longitude": rng.uniform(141.3, 142.7, n),
-        "depth": 10.0, "mw": rng.choice([4.6, 5.2, 6.0], n), "mag": 5.0,
-    })
+    big = pd.DataFrame(
+        {
+            "event_id": [f"x{i}" for i in range(n)],
+            "time": start + pd.to_timedelta(rng.uniform(0, 60, n), unit="D"),
+            "latitude": rng.uniform(38.3, 39.7, n),
+            "longitude": rng.uniform(141.3, 142.7, n),
+            "depth": 10.0,
+            "mw": rng.choice([4.6, 5.2, 6.0], n),
+            "mag": 5.0,
+        }
+    )
     for c in ev.columns:
         if c not in big:
             big[c] = ev[c].iloc[0]
     big = big[ev.columns].astype(ev.dtypes.to_dict())
-    return pd.concat([ev, big], ignore_index=True).sort_values("time", kind="stable").reset_index(drop=True)
+    return (
+        pd.concat([ev, big], ignore_index=True)
+        .sort_values("time", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _assert_same(a: dict, b: dict, upto: int) -> None:
@@ -96,13 +125,19 @@ def _assert_same(a: dict, b: dict, upto: int) -> None:
         sa, sb = a["seen"][k], b["seen"][k]
         assert sa["train"] == sb["train"], f"training set of meta-epoch {k} changed"
         assert sa["val"] == sb["val"], f"validation set of meta-epoch {k} changed"
-        np.testing.assert_array_equal(sa["scores"], sb["scores"], err_msg=f"scores of meta-epoch {k} changed")
+        np.testing.assert_array_equal(
+            sa["scores"], sb["scores"], err_msg=f"scores of meta-epoch {k} changed"
+        )
         for name in sa["state"]:
-            assert torch.equal(sa["state"][name], sb["state"][name]), f"{name} after meta-epoch {k} changed"
+            assert torch.equal(sa["state"][name], sb["state"][name]), (
+                f"{name} after meta-epoch {k} changed"
+            )
 
 
 @pytest.mark.parametrize("after", [7, 0])
-def test_altering_everything_after_the_label_horizon_changes_nothing_up_to_meta_epoch_k(smoke_events, tmp_path, after):
+def test_altering_everything_after_the_label_horizon_changes_nothing_up_to_meta_epoch_k(
+    smoke_events, tmp_path, after
+):
     s_cfg = _scfg(after)
     base = _run(smoke_events, s_cfg, tmp_path / "a")
     me = base["mes"][K]
@@ -132,7 +167,9 @@ def test_a_leaky_training_set_is_caught(smoke_events, tmp_path, monkeypatch):
     altered = _alter_after(smoke_events, horizon, base["grid"])
 
     def leaky(table, me):  # also trains on the next segment (the future)
-        return (table["segment"].to_numpy() <= me.segment + 1) & (table["segment"].to_numpy() != me.segment)
+        return (table["segment"].to_numpy() <= me.segment + 1) & (
+            table["segment"].to_numpy() != me.segment
+        )
 
     monkeypatch.setattr("espb.training.loop.training_mask", leaky)
     monkeypatch.setattr(schedule, "training_mask", leaky)
@@ -147,8 +184,13 @@ def test_blocks_never_contain_the_forecast_day():
     source reading one day later (the classic off-by-one) would not pass."""
     rng = np.random.default_rng(0)
     b = rng.random((200, 20, 20)).astype(np.float32)
-    table = pd.DataFrame({"target": rng.integers(64, 200, 50), "row": rng.integers(8, 13, 50),
-                          "col": rng.integers(8, 13, 50)})
+    table = pd.DataFrame(
+        {
+            "target": rng.integers(64, 200, 50),
+            "row": rng.integers(8, 13, 50),
+            "col": rng.integers(8, 13, 50),
+        }
+    )
     src = BlockSource(b, table, 64, 16, torch.device("cpu"))
     sids = torch.arange(50)
     x = src.raw(sids)
@@ -159,4 +201,4 @@ def test_blocks_never_contain_the_forecast_day():
         x2 = BlockSource(b2, table.iloc[[i]], 64, 16, torch.device("cpu")).raw(torch.tensor([0]))
         assert torch.equal(x[i], x2[0])
         r, c = int(table["row"][i]), int(table["col"][i])
-        np.testing.assert_array_equal(x[i].numpy(), b[t - 64:t, r - 8:r + 8, c - 8:c + 8])
+        np.testing.assert_array_equal(x[i].numpy(), b[t - 64 : t, r - 8 : r + 8, c - 8 : c + 8])

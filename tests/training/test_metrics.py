@@ -111,10 +111,22 @@ def test_undefined_metrics_are_nan():
 def test_perfect_and_inverted_scores():
     y = np.array([1, 1, 0, 0, 0])
     m = classification_metrics(y, [0.9, 0.6, 0.1, 0.4, 0.49])
-    assert (m["accuracy"], m["precision"], m["recall"], m["f1"], m["auc"]) == (1.0, 1.0, 1.0, 1.0, 1.0)
+    assert (m["accuracy"], m["precision"], m["recall"], m["f1"], m["auc"]) == (
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    )
     assert m["mean_score_eq"] == pytest.approx(0.75) and m["mean_score_neq"] == pytest.approx(0.33)
     m = classification_metrics(y, [0.1, 0.4, 0.9, 0.6, 0.5])
-    assert (m["accuracy"], m["precision"], m["recall"], m["f1"], m["auc"]) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert (m["accuracy"], m["precision"], m["recall"], m["f1"], m["auc"]) == (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )
 
 
 # ------------------------------------------------------------------------------ running accuracies
@@ -124,9 +136,9 @@ def _brute_running(correct: np.ndarray, total: np.ndarray, w: int) -> np.ndarray
     out = np.full(len(correct), np.nan)
     for i in range(len(correct)):
         lo = max(0, i - w + 1)
-        t = total[lo:i + 1].sum()
+        t = total[lo : i + 1].sum()
         if t > 0:
-            out[i] = correct[lo:i + 1].sum() / t
+            out[i] = correct[lo : i + 1].sum() / t
     return out
 
 
@@ -146,7 +158,9 @@ def test_running_accuracy_matches_brute_force(seed, window):
     np.testing.assert_allclose(got, exp, rtol=0, atol=1e-12, equal_nan=True)
     if window == 1:  # per-meta-epoch accuracy
         with np.errstate(invalid="ignore", divide="ignore"):
-            np.testing.assert_allclose(got, np.where(total > 0, correct / total, np.nan), equal_nan=True)
+            np.testing.assert_allclose(
+                got, np.where(total > 0, correct / total, np.nan), equal_nan=True
+            )
 
 
 def test_running_accuracy_pools_samples_not_accuracies():
@@ -194,7 +208,10 @@ def test_mae_loss_is_the_weighted_mean_absolute_error(modules):
     exp = (w * (torch.sigmoid(z) - y).abs()).mean()
     torch.testing.assert_close(got, exp, rtol=1e-6, atol=1e-7)
     # by hand: logit 0 -> score 0.5 -> error 0.5 whatever the label
-    assert float(modules["mae"].loss(torch.zeros(3), torch.tensor([0.0, 1.0, 1.0]), torch.ones(3))) == 0.5
+    assert (
+        float(modules["mae"].loss(torch.zeros(3), torch.tensor([0.0, 1.0, 1.0]), torch.ones(3)))
+        == 0.5
+    )
 
 
 def test_bce_loss_is_the_weighted_bce_with_logits(modules):
@@ -202,7 +219,9 @@ def test_bce_loss_is_the_weighted_bce_with_logits(modules):
     got = modules["bce"].loss(z, y, w)
     exp = torch.nn.functional.binary_cross_entropy_with_logits(z, y, weight=w)
     torch.testing.assert_close(got, exp, rtol=1e-6, atol=1e-7)
-    exp2 = (w * -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z)))).mean()
+    exp2 = (
+        w * -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z)))
+    ).mean()
     torch.testing.assert_close(got, exp2, rtol=1e-4, atol=1e-5)
     # the two losses differ
     assert not torch.isclose(got, modules["mae"].loss(z, y, w))
@@ -219,8 +238,9 @@ def test_weights_scale_the_loss(modules, name):
     w1 = torch.ones_like(w)
     w1[0] = 0.0
     per = mod.loss(z, y, torch.eye(len(z))[0]) * len(z)  # the first sample's own term
-    torch.testing.assert_close(mod.loss(z, y, w1), mod.loss(z, y, torch.ones_like(w)) - per / len(z),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        mod.loss(z, y, w1), mod.loss(z, y, torch.ones_like(w)) - per / len(z), rtol=1e-5, atol=1e-6
+    )
     # gradients flow to the logits, weighted
     zz = z.clone().requires_grad_(True)
     mod.loss(zz, y, w).backward()

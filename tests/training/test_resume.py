@@ -33,8 +33,11 @@ main()
 
 def _train(out: Path, *args: str, kill_after: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "ESPB_OUT": str(out)}
-    cmd = [sys.executable, "-c", KILLER.format(k=kill_after), *args] if kill_after is not None else \
-        [sys.executable, "-m", "espb.cli.train", *args]
+    cmd = (
+        [sys.executable, "-c", KILLER.format(k=kill_after), *args]
+        if kill_after is not None
+        else [sys.executable, "-m", "espb.cli.train", *args]
+    )
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 

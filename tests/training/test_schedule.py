@@ -17,7 +17,9 @@ from espb.training.schedule import (
 )
 
 
-def _table(eq_per_segment: list[int], l_me: int = 10, first: int = 100, delay: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
+def _table(
+    eq_per_segment: list[int], l_me: int = 10, first: int = 100, delay: int = 7
+) -> tuple[pd.DataFrame, np.ndarray]:
     """A sample table with ``eq_per_segment[s]`` EQ and as many nEQ in segment s (targets spread
     over the segment)."""
     bounds = segment_bounds(first, first + l_me * len(eq_per_segment), l_me)
@@ -145,7 +147,9 @@ def test_no_meta_epoch_before_the_first_eq():
     assert [m.segment for m in mes] == [7, 9]  # 6 has EQ but nothing before it to train on
 
 
-@pytest.mark.parametrize("n, bs", [(0, 32), (1, 32), (2, 32), (32, 32), (33, 32), (65, 32), (64, 32), (5, 2)])
+@pytest.mark.parametrize(
+    "n, bs", [(0, 32), (1, 32), (2, 32), (32, 32), (33, 32), (65, 32), (64, 32), (5, 2)]
+)
 def test_batches_cover_every_sample_once_and_never_hold_one(n, bs):
     from espb.training.loop import _batches
 

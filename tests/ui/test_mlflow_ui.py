@@ -52,8 +52,14 @@ CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size
 SWEEP_NAME = "ui_smoke"
 EXPERIMENT = f"espb-{SWEEP_NAME}"
 SWEEP_OVERRIDES = (
-    "experiment=smoke", f"name={SWEEP_NAME}", "bvalue.dr=0.25,0.35", "bvalue.dt=150",
-    "samples.m_lim=4.5", "training.loss=mae", "training.l_me=21", "autoencoder.enabled=false",
+    "experiment=smoke",
+    f"name={SWEEP_NAME}",
+    "bvalue.dr=0.25,0.35",
+    "bvalue.dt=150",
+    "samples.m_lim=4.5",
+    "training.loss=mae",
+    "training.l_me=21",
+    "autoencoder.enabled=false",
 )
 #: the six factors of the paper's grid, as logged params of each child run
 FACTORS = ("dr", "dt", "M_lim", "loss", "l_ME", "AE")
@@ -100,14 +106,24 @@ class Ui:
 # fixtures: the sweep, the server over its store, the browser, the screenshot folders
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sweep_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the 2-configuration smoke sweep into a tmp ESPB_OUT (about 2 minutes on 2 cores)."""
     _require_browser()
     out = tmp_path_factory.mktemp("ui_sweep")
     env = {**os.environ, "ESPB_OUT": str(out), "ESPB_CACHE_DIR": str(out / "cache")}
-    cmd = [_espb(), "sweep", "run", "paper_432", *SWEEP_OVERRIDES, "-j", "2", "--no-report",
-           "--no-prepare"]
+    cmd = [
+        _espb(),
+        "sweep",
+        "run",
+        "paper_432",
+        *SWEEP_OVERRIDES,
+        "-j",
+        "2",
+        "--no-report",
+        "--no-prepare",
+    ]
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
     log = out / "sweep.log"
@@ -126,8 +142,11 @@ def mlflow_ui(sweep_out: Path) -> Iterator[Ui]:
 
     from espb.sweep.server import tracking_server
 
-    with tracking_server(f"sqlite:///{sweep_out / 'mlruns.db'}", sweep_out / "mlartifacts",
-                         log_path=sweep_out / "mlflow-server.log") as url:
+    with tracking_server(
+        f"sqlite:///{sweep_out / 'mlruns.db'}",
+        sweep_out / "mlartifacts",
+        log_path=sweep_out / "mlflow-server.log",
+    ) as url:
         client = MlflowClient(url)
         exp = client.get_experiment_by_name(EXPERIMENT)
         assert exp is not None, f"no MLflow experiment {EXPERIMENT!r} after the sweep"
@@ -141,8 +160,14 @@ def mlflow_ui(sweep_out: Path) -> Iterator[Ui]:
         for r in sorted(kids, key=lambda r: float(r.data.params["dr"])):
             steps = [m.step for m in client.get_metric_history(r.info.run_id, METRIC)]
             assert steps, f"{r.info.run_name} has no {METRIC} history"
-            children.append(Run(r.info.run_id, r.info.run_name,
-                                {k: r.data.params[k] for k in FACTORS}, max(steps)))
+            children.append(
+                Run(
+                    r.info.run_id,
+                    r.info.run_name,
+                    {k: r.data.params[k] for k in FACTORS},
+                    max(steps),
+                )
+            )
         yield Ui(url, exp.experiment_id, Run(p.info.run_id, p.info.run_name), tuple(children))
 
 
@@ -203,12 +228,16 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Shots:
 # helpers: waits on visible text and semantic elements
 # ---------------------------------------------------------------------------------------------
 
-def _wait(driver: WebDriver, cond: Callable[[WebDriver], Any], what: str,
-          timeout: float = WAIT_S) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.5,
-                         ignored_exceptions=(NoSuchElementException,
-                                             StaleElementReferenceException)).until(
-        cond, message=f"waited {timeout:.0f} s for {what}")
+
+def _wait(
+    driver: WebDriver, cond: Callable[[WebDriver], Any], what: str, timeout: float = WAIT_S
+) -> Any:
+    return WebDriverWait(
+        driver,
+        timeout,
+        poll_frequency=0.5,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(cond, message=f"waited {timeout:.0f} s for {what}")
 
 
 def _text(driver: WebDriver) -> str:
@@ -224,8 +253,9 @@ def _wait_text(driver: WebDriver, texts: list[str], timeout: float = WAIT_S) -> 
 
 def _close_assistant(driver: WebDriver) -> None:
     """MLflow 3.x opens an 'MLflow Assistant' side panel that takes a third of the width."""
-    for b in driver.find_elements(By.CSS_SELECTOR,
-                                  '[data-component-id="mlflow.assistant.chat_panel.close"]'):
+    for b in driver.find_elements(
+        By.CSS_SELECTOR, '[data-component-id="mlflow.assistant.chat_panel.close"]'
+    ):
         try:
             b.click()
         except WebDriverException:
@@ -239,8 +269,10 @@ def _run_link(driver: WebDriver, run_id: str) -> WebElement:
 def _tree_checkbox(driver: WebDriver, title: str) -> WebElement:
     """The checkbox of the entry ``title`` in the (filtered) column-selector tree."""
     node = driver.find_element(
-        By.XPATH, '//*[contains(@class, "tree-treenode")]'
-                  f'[.//*[contains(@class, "tree-title")][normalize-space(.)="{title}"]]')
+        By.XPATH,
+        '//*[contains(@class, "tree-treenode")]'
+        f'[.//*[contains(@class, "tree-title")][normalize-space(.)="{title}"]]',
+    )
     return node.find_element(By.XPATH, './/*[contains(@class, "tree-checkbox")]')
 
 
@@ -249,18 +281,26 @@ def _set_columns(driver: WebDriver, show: tuple[str, ...], hide: tuple[str, ...]
     few attribute columns, so that all six factor columns fit in the 1600-px window (the grid
     renders only the columns in view)."""
     driver.find_element(By.XPATH, '//button[normalize-space(.)="Columns"]').click()
-    box = _wait(driver, lambda d: d.find_element(
-        By.XPATH, '//input[contains(@placeholder, "olumns")]'), "the column selector's search box")
+    box = _wait(
+        driver,
+        lambda d: d.find_element(By.XPATH, '//input[contains(@placeholder, "olumns")]'),
+        "the column selector's search box",
+    )
     for name, want in [*((n, True) for n in show), *((n, False) for n in hide)]:
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(name)
-        cb = _wait(driver, lambda d, n=name: _tree_checkbox(d, n),
-                   f"{name!r} in the column selector")
+        cb = _wait(
+            driver, lambda d, n=name: _tree_checkbox(d, n), f"{name!r} in the column selector"
+        )
         if ("checkbox-checked" in (cb.get_attribute("class") or "")) != want:
             cb.click()
-            _wait(driver, lambda d, n=name, w=want: ("checkbox-checked" in (
-                _tree_checkbox(d, n).get_attribute("class") or "")) == w,
-                f"{name!r} {'ticked' if want else 'unticked'} in the column selector")
+            _wait(
+                driver,
+                lambda d, n=name, w=want: (
+                    ("checkbox-checked" in (_tree_checkbox(d, n).get_attribute("class") or "")) == w
+                ),
+                f"{name!r} {'ticked' if want else 'unticked'} in the column selector",
+            )
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.BACKSPACE, Keys.ESCAPE)
     time.sleep(1)
@@ -278,8 +318,9 @@ def _compare_row(driver: WebDriver, name: str) -> list[str] | None:
 
 def _plotted_lines(driver: WebDriver) -> int:
     """Plotly line traces with at least one segment (an "L" in the SVG path)."""
-    paths = driver.find_elements(By.CSS_SELECTOR,
-                                 ".js-plotly-plot .scatterlayer .trace path.js-line")
+    paths = driver.find_elements(
+        By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .trace path.js-line"
+    )
     return sum("L" in (p.get_attribute("d") or "") for p in paths)
 
 
@@ -291,8 +332,10 @@ def _json_q(value: Any) -> str:
 # the checks
 # ---------------------------------------------------------------------------------------------
 
+
 def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
-        browser: WebDriver, mlflow_ui: Ui, shots: Shots) -> None:
+    browser: WebDriver, mlflow_ui: Ui, shots: Shots
+) -> None:
     d, ui = browser, mlflow_ui
     names = [c.name for c in ui.children]
     with shots.on_failure(d, "01-experiment"):
@@ -301,10 +344,13 @@ def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
         _close_assistant(d)
         if not any(n in _text(d) for n in names):
             # MLflow groups child runs under their parent, collapsed: expand the parent's row
-            cell = (f'//a[contains(@href, "/runs/{ui.parent.id}")]'
-                    '/ancestor::*[@role="gridcell"][1]//button')
-            _wait(d, lambda d: d.find_element(By.XPATH, cell),
-                  "the parent run's expand button").click()
+            cell = (
+                f'//a[contains(@href, "/runs/{ui.parent.id}")]'
+                '/ancestor::*[@role="gridcell"][1]//button'
+            )
+            _wait(
+                d, lambda d: d.find_element(By.XPATH, cell), "the parent run's expand button"
+            ).click()
         _wait_text(d, names)
         parent = _run_link(d, ui.parent.id).location
         for c in ui.children:  # below the parent and indented: nested under it
@@ -314,13 +360,20 @@ def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
 
     with shots.on_failure(d, "02-experiment-columns"):
         _set_columns(d, show=FACTORS, hide=("Dataset", "Source", "Models"))
-        _wait(d, lambda d: set(FACTORS) <= _header_texts(d),
-              f"the factor columns {FACTORS} in the runs table's header")
+        _wait(
+            d,
+            lambda d: set(FACTORS) <= _header_texts(d),
+            f"the factor columns {FACTORS} in the runs table's header",
+        )
 
         def cells_ok(d: WebDriver) -> bool:
             for p in FACTORS:
-                cells = {e.text.strip() for e in d.find_elements(
-                    By.CSS_SELECTOR, f'[role="gridcell"][col-id="params.`{p}`"]')}
+                cells = {
+                    e.text.strip()
+                    for e in d.find_elements(
+                        By.CSS_SELECTOR, f'[role="gridcell"][col-id="params.`{p}`"]'
+                    )
+                }
                 if not {c.params[p] for c in ui.children} <= cells:
                     return False
             return True
@@ -329,24 +382,30 @@ def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
         shots.save(d, "02-experiment-factor-columns")
 
 
-def test_compare_view_shows_the_six_factors(browser: WebDriver, mlflow_ui: Ui,
-                                            shots: Shots) -> None:
+def test_compare_view_shows_the_six_factors(
+    browser: WebDriver, mlflow_ui: Ui, shots: Shots
+) -> None:
     d, ui = browser, mlflow_ui
     runs = _json_q([c.id for c in ui.children])
     with shots.on_failure(d, "03-compare"):
         d.get(f"{ui.url}/#/compare-runs?runs={runs}&experiments={_json_q([ui.experiment_id])}")
         _wait_text(d, [c.name for c in ui.children], LOAD_S)
         _close_assistant(d)
-        _wait(d, lambda d: all(_compare_row(d, p) for p in FACTORS),
-              f"the rows {FACTORS} in the compare view's Parameters table")
+        _wait(
+            d,
+            lambda d: all(_compare_row(d, p) for p in FACTORS),
+            f"the rows {FACTORS} in the compare view's Parameters table",
+        )
         for p in FACTORS:
             got = _compare_row(d, p)
             want = sorted(c.params[p] for c in ui.children)
             assert got is not None and sorted(got) == want, (p, got, want)
         # the Parameters table scrolls on its own and sorts the names (AE, M_lim, autoencoder.*,
         # bvalue.*, ..., dr, dt, l_ME, loss, ...): one screenshot with AE on top, one with dr
-        for shot, first in (("03-compare-runs-AE-M_lim", "AE"),
-                            ("03-compare-runs-dr-dt-l_ME-loss", "dr")):
+        for shot, first in (
+            ("03-compare-runs-AE-M_lim", "AE"),
+            ("03-compare-runs-dr-dt-l_ME-loss", "dr"),
+        ):
             row = d.find_element(By.XPATH, f'//tr[th[normalize-space(.)="{first}"]]')
             d.execute_script("arguments[0].scrollIntoView({block: 'start'});", row)
             time.sleep(1)
@@ -356,10 +415,16 @@ def test_compare_view_shows_the_six_factors(browser: WebDriver, mlflow_ui: Ui,
 def test_metric_chart_renders(browser: WebDriver, mlflow_ui: Ui, shots: Shots) -> None:
     d, ui = browser, mlflow_ui
     query = {
-        "runs": _json_q([c.id for c in ui.children]), "metric": _json_q(METRIC),
-        "experiments": _json_q([ui.experiment_id]), "plot_metric_keys": _json_q([METRIC]),
-        "plot_layout": _json_q({}), "x_axis": "step", "y_axis_scale": "linear",
-        "line_smoothness": "1", "show_point": "true", "deselected_curves": _json_q([]),
+        "runs": _json_q([c.id for c in ui.children]),
+        "metric": _json_q(METRIC),
+        "experiments": _json_q([ui.experiment_id]),
+        "plot_metric_keys": _json_q([METRIC]),
+        "plot_layout": _json_q({}),
+        "x_axis": "step",
+        "y_axis_scale": "linear",
+        "line_smoothness": "1",
+        "show_point": "true",
+        "deselected_curves": _json_q([]),
         "last_linear_y_axis_range": _json_q([]),
     }
     with shots.on_failure(d, "04-metric"):
@@ -367,8 +432,11 @@ def test_metric_chart_renders(browser: WebDriver, mlflow_ui: Ui, shots: Shots) -
         _wait_text(d, [METRIC, *(c.name for c in ui.children)], LOAD_S)
         _close_assistant(d)
         # one plotted line per child run, over the meta-epoch steps
-        _wait(d, lambda d: _plotted_lines(d) >= len(ui.children),
-              f"{len(ui.children)} plotted {METRIC} lines (plotly .js-plotly-plot svg traces)")
+        _wait(
+            d,
+            lambda d: _plotted_lines(d) >= len(ui.children),
+            f"{len(ui.children)} plotted {METRIC} lines (plotly .js-plotly-plot svg traces)",
+        )
         _wait_text(d, ["Step", *(f"step={c.last_step}" for c in ui.children)])
         time.sleep(1)  # let plotly finish its transition before the screenshot
         shots.save(d, "04-metric-chart")

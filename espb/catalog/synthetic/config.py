@@ -208,10 +208,14 @@ class SynthConfig:
         if not 0 < p.b:
             raise ConfigError(f"precursors.b must be positive, not {p.b}")
         if not p.m_cap > self.etas.m_min:
-            raise ConfigError(f"precursors.m_cap ({p.m_cap}) must exceed etas.m_min ({self.etas.m_min})")
+            raise ConfigError(
+                f"precursors.m_cap ({p.m_cap}) must exceed etas.m_min ({self.etas.m_min})"
+            )
         e = self.etas
         if e.p <= 1 or self.mainshock.p <= 1:
-            raise ConfigError("etas.p and mainshock.p must be > 1 (the Omori-Utsu kernel must be normalisable)")
+            raise ConfigError(
+                "etas.p and mainshock.p must be > 1 (the Omori-Utsu kernel must be normalisable)"
+            )
         if e.alpha >= self.b_field.mean - self.b_field.amplitude:
             raise ConfigError(
                 f"etas.alpha ({e.alpha}) must stay below the smallest b-value "
@@ -224,7 +228,9 @@ class SynthConfig:
             raise ConfigError("background.trench_weight + background.arc_weight must be <= 1")
         la0, la1, lo0, lo1 = self.sim_region
         if not (la0 < la1 and lo0 < lo1):
-            raise ConfigError(f"sim_region {self.sim_region} must be [lat_min, lat_max, lon_min, lon_max]")
+            raise ConfigError(
+                f"sim_region {self.sim_region} must be [lat_min, lat_max, lon_min, lon_max]"
+            )
         self.filters.validate()
 
 
@@ -236,4 +242,6 @@ def load_synth_config(
 ) -> SynthConfig:
     """A preset (a name from :data:`PRESETS` or a YAML path) merged onto :class:`SynthConfig`,
     then dotted ``key=value`` overrides."""
-    return load_config(SynthConfig, resolve_preset(preset, "catalog/synthetic"), overrides, **fields)
+    return load_config(
+        SynthConfig, resolve_preset(preset, "catalog/synthetic"), overrides, **fields
+    )

@@ -43,7 +43,9 @@ class Events:
 
     @staticmethod
     def concat(parts: list[Events]) -> Events:
-        return Events(*(np.concatenate([getattr(p, f) for p in parts]) for f in Events.__dataclass_fields__))
+        return Events(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in Events.__dataclass_fields__)
+        )
 
     def take(self, idx: np.ndarray) -> Events:
         return Events(*(getattr(self, f)[idx] for f in Events.__dataclass_fields__))
@@ -55,7 +57,9 @@ def gr_magnitudes(rng: np.random.Generator, b: np.ndarray, m_lo: float, m_hi: fl
     return m_lo - np.log10(1.0 - u * (1.0 - 10.0 ** (-b * (m_hi - m_lo)))) / b
 
 
-def gr_quantile_map(m: np.ndarray, b_from: np.ndarray, b_to: float, m_lo: float, m_hi: float) -> np.ndarray:
+def gr_quantile_map(
+    m: np.ndarray, b_from: np.ndarray, b_to: float, m_lo: float, m_hi: float
+) -> np.ndarray:
     """Rank-preserving map of GR(b_from) magnitudes in [m_lo, m_hi) onto GR(b_to)."""
     f = (1.0 - 10.0 ** (-b_from * (m - m_lo))) / (1.0 - 10.0 ** (-b_from * (m_hi - m_lo)))
     return m_lo - np.log10(1.0 - f * (1.0 - 10.0 ** (-b_to * (m_hi - m_lo)))) / b_to
@@ -86,10 +90,14 @@ def simulate(
     # --- background ------------------------------------------------------------------
     years = t_end / 365.25
     n_bg = int(rng_bg.poisson(bg.rate_per_year * years))
-    comp = rng_bg.choice(3, size=n_bg, p=[bg.trench_weight, bg.arc_weight, 1 - bg.trench_weight - bg.arc_weight])
+    comp = rng_bg.choice(
+        3, size=n_bg, p=[bg.trench_weight, bg.arc_weight, 1 - bg.trench_weight - bg.arc_weight]
+    )
     lat = np.empty(n_bg)
     lon = np.empty(n_bg)
-    for c, (poly, width) in enumerate([(bg.trench, bg.trench_width_deg), (bg.arc, bg.arc_width_deg)]):
+    for c, (poly, width) in enumerate(
+        [(bg.trench, bg.trench_width_deg), (bg.arc, bg.arc_width_deg)]
+    ):
         sel = comp == c
         lat[sel], lon[sel] = sample_band(rng_bg, poly, width, int(sel.sum()))
     sel = comp == 2
@@ -98,7 +106,11 @@ def simulate(
     depth = np.where(
         comp == 0,
         np.clip(rng_bg.normal(30, 12, n_bg), 2, 69.9),
-        np.where(comp == 1, np.clip(rng_bg.normal(12, 5, n_bg), 1, 40), np.clip(rng_bg.normal(20, 12, n_bg), 1, 69.9)),
+        np.where(
+            comp == 1,
+            np.clip(rng_bg.normal(12, 5, n_bg), 1, 40),
+            np.clip(rng_bg.normal(20, 12, n_bg), 1, 69.9),
+        ),
     )
     deep = rng_bg.random(n_bg) < bg.deep_fraction
     depth[deep] = rng_bg.uniform(bg.deep_range_km[0], bg.deep_range_km[1], int(deep.sum()))
@@ -107,17 +119,32 @@ def simulate(
     m = gr_magnitudes(rng_bg, b, m_lo, m_hi)
     keep = _in_box(lat, lon, box)
     parts = [
-        Events(t[keep], lat[keep], lon[keep], depth[keep], m[keep], b[keep],
-               np.full(int(keep.sum()), -1, np.int64), np.zeros(int(keep.sum()), np.int16))
+        Events(
+            t[keep],
+            lat[keep],
+            lon[keep],
+            depth[keep],
+            m[keep],
+            b[keep],
+            np.full(int(keep.sum()), -1, np.int64),
+            np.zeros(int(keep.sum()), np.int16),
+        )
     ]
     ms = cfg.mainshock
     main_index = -1
     if t_main is not None:
         main_index = len(parts[0])
         parts.append(
-            Events(np.array([t_main]), np.array([ms.latitude]), np.array([ms.longitude]), np.array([ms.depth]),
-                   np.array([ms.mw]), np.array([bfield(ms.latitude, ms.longitude)]),
-                   np.array([-1], np.int64), np.array([0], np.int16))
+            Events(
+                np.array([t_main]),
+                np.array([ms.latitude]),
+                np.array([ms.longitude]),
+                np.array([ms.depth]),
+                np.array([ms.mw]),
+                np.array([bfield(ms.latitude, ms.longitude)]),
+                np.array([-1], np.int64),
+                np.array([0], np.int16),
+            )
         )
     allev = Events.concat(parts)
     if progress:
@@ -149,7 +176,9 @@ def simulate(
         line = pm_ >= e.line_source_min_mag
         length = np.where(main_child, ms.length_km, rupture_length_km(pm_))
         width = np.where(main_child, ms.width_km, rupture_width_km(pm_))
-        dscale = np.where(line, np.maximum(e.d_km, 0.1 * width), np.maximum(e.d_km, 0.5 * rupture_length_km(pm_)))
+        dscale = np.where(
+            line, np.maximum(e.d_km, 0.1 * width), np.maximum(e.d_km, 0.5 * rupture_length_km(pm_))
+        )
         u = rng_etas.random(n)
         r = dscale * np.sqrt((1.0 - u) ** (1.0 / (1.0 - e.q)) - 1.0)
         th = rng_etas.uniform(0, 2 * np.pi, n)
@@ -157,7 +186,9 @@ def simulate(
         north = r * np.sin(th)
         if line.any():
             li = np.flatnonzero(line)
-            strike = strike_of_nearest_segment(par.lat[rep][li], par.lon[rep][li], cfg.background.trench)
+            strike = strike_of_nearest_segment(
+                par.lat[rep][li], par.lon[rep][li], cfg.background.trench
+            )
             if main_child.any():
                 s = np.radians(ms.strike_deg)
                 strike[main_child[li]] = [np.sin(s), np.cos(s)]
@@ -174,8 +205,16 @@ def simulate(
         cm = gr_magnitudes(rng_etas, cb, m_lo, m_hi)
         keep = (tc < t_end) & _in_box(clat, clon, box)
         k = int(keep.sum())
-        child = Events(tc[keep], clat[keep], clon[keep], cdep[keep], cm[keep], cb[keep],
-                       pidx[keep].astype(np.int64), np.full(k, g, np.int16))
+        child = Events(
+            tc[keep],
+            clat[keep],
+            clon[keep],
+            cdep[keep],
+            cm[keep],
+            cb[keep],
+            pidx[keep].astype(np.int64),
+            np.full(k, g, np.int16),
+        )
         if k == 0:
             break
         chunks.append(child)

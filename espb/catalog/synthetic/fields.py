@@ -15,12 +15,16 @@ def local_km(lat0: np.ndarray, dlat: np.ndarray, dlon: np.ndarray) -> tuple[np.n
     return dlon * KM_PER_DEG * np.cos(np.radians(lat0)), dlat * KM_PER_DEG
 
 
-def offset_deg(lat0: np.ndarray, east_km: np.ndarray, north_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def offset_deg(
+    lat0: np.ndarray, east_km: np.ndarray, north_km: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(dlat, dlon) degrees of an (east, north) km offset at latitude ``lat0``."""
     return north_km / KM_PER_DEG, east_km / (KM_PER_DEG * np.cos(np.radians(lat0)))
 
 
-def distance_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def distance_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     """Great-circle distance (haversine, km)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp = p2 - p1
@@ -85,14 +89,18 @@ class BField:
         self.clon = rng.uniform(lo0, lo1, k)
         self.w = rng.uniform(-1, 1, k)
         self.scale = cfg.scale_deg * rng.uniform(0.6, 1.4, k)
-        glat, glon = np.meshgrid(np.linspace(la0, la1, 131), np.linspace(lo0, lo1, 131), indexing="ij")
+        glat, glon = np.meshgrid(
+            np.linspace(la0, la1, 131), np.linspace(lo0, lo1, 131), indexing="ij"
+        )
         raw = self._raw(glat.ravel(), glon.ravel())
         self.norm = float(np.abs(raw).max()) if k and np.abs(raw).max() > 0 else 1.0
 
     def _raw(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         out = np.zeros(np.shape(lat))
         for cl, cn, w, s in zip(self.clat, self.clon, self.w, self.scale, strict=True):
-            out += w * np.exp(-((lat - cl) ** 2 + ((lon - cn) * np.cos(np.radians(cl))) ** 2) / (2 * s * s))
+            out += w * np.exp(
+                -((lat - cl) ** 2 + ((lon - cn) * np.cos(np.radians(cl))) ** 2) / (2 * s * s)
+            )
         return out
 
     def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -58,7 +58,10 @@ def bin_magnitudes(m: np.ndarray, m_min: float, delta: float) -> np.ndarray:
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     ss = np.random.SeedSequence(seed)
-    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)}
+    return {
+        name: np.random.default_rng(s)
+        for name, s in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)
+    }
 
 
 def _ts(v: str) -> pd.Timestamp:
@@ -99,9 +102,18 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
     t_cat0 = (start - t0) / pd.Timedelta(days=1)
     cand = np.flatnonzero((m_bin >= pc.min_mag - 1e-9) & (ev.t >= t_cat0))
     k = int(round(pc.fraction * cand.size))
-    targets = np.sort(rng["plants"].choice(cand, size=k, replace=False)) if k else np.zeros(0, np.int64)
+    targets = (
+        np.sort(rng["plants"].choice(cand, size=k, replace=False)) if k else np.zeros(0, np.int64)
+    )
     flag, count = mark_precursor_windows(
-        ev.t, ev.lat, ev.lon, ev.m, targets.astype(np.int64), float(pc.days), float(pc.radius_km), float(pc.m_cap)
+        ev.t,
+        ev.lat,
+        ev.lon,
+        ev.m,
+        targets.astype(np.int64),
+        float(pc.days),
+        float(pc.radius_km),
+        float(pc.m_cap),
     )
     b_true = ev.b.copy()
     applied = pc.mode == "planted"
@@ -109,7 +121,9 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
         ev.m[flag] = gr_quantile_map(ev.m[flag], ev.b[flag], pc.b, m_lo, pc.m_cap)
         b_true[flag] = pc.b
         m_bin = bin_magnitudes(ev.m, e.m_min, e.delta_m)
-    say(f"precursor windows: {targets.size} targets, {int(flag.sum()):,} events in windows ({pc.mode})")
+    say(
+        f"precursor windows: {targets.size} targets, {int(flag.sum()):,} events in windows ({pc.mode})"
+    )
 
     # --- detection -----------------------------------------------------------------------
     cc = cfg.completeness
@@ -121,12 +135,16 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
             is_m = np.isclose(ev.t[mains], t_main) & (ev.m[mains] >= cfg.mainshock.mw - 1e-9)
             radius[is_m] = np.maximum(radius[is_m], cfg.mainshock.length_km)
         m_eff = np.minimum(ev.m[mains], cc.saturation_mag)
-        mc = stai_completeness(ev.t, ev.lat, ev.lon, mains.astype(np.int64), m_eff, radius, cc.a, cc.b, m_lo)
+        mc = stai_completeness(
+            ev.t, ev.lat, ev.lon, mains.astype(np.int64), m_eff, radius, cc.a, cc.b, m_lo
+        )
     detected = ev.m >= mc
     in_time = (ev.t >= t_cat0) & (ev.t < t_end)
     rec = np.flatnonzero(detected & in_time)
-    say(f"recorded {rec.size:,} of {n_sim:,} simulated events "
-        f"({int((~detected & in_time).sum()):,} below the short-term completeness)")
+    say(
+        f"recorded {rec.size:,} of {n_sim:,} simulated events "
+        f"({int((~detected & in_time).sum()):,} below the short-term completeness)"
+    )
 
     # --- the published catalog ---------------------------------------------------------
     ids = np.array([str(FIRST_ID + i) for i in range(rec.size)], dtype=object)
@@ -227,7 +245,9 @@ def _reports(mw: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> pd.D
         rel = mcfg.relation_for(fam)
         assert rel is not None
         frames.append(
-            pd.DataFrame({"row": r, "mag": rel.from_mw(m, rc.decimals), "mag_type": fam, "author": author})
+            pd.DataFrame(
+                {"row": r, "mag": rel.from_mw(m, rc.decimals), "mag_type": fam, "author": author}
+            )
         )
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["row", "mag_type"], kind="stable").reset_index(drop=True)
