@@ -69,7 +69,7 @@ def sweep_cmd(
         period_accuracy,
         write_report,
     )
-    from espb.training.tracking import default_uri
+    from espb.tracking import default_uri
 
     if phase not in ("dev", "all"):
         raise EspbError(f"--phase must be dev or all, not {phase!r}")

@@ -142,7 +142,7 @@ def run_cmd(
 
     from espb.sweep.plan import compose_sweep, split_overrides, sweep_file
     from espb.sweep.server import tracking_server
-    from espb.training.tracking import default_uri
+    from espb.tracking import default_uri
 
     overrides = list(overrides or [])
     _, plain = split_overrides(overrides)

@@ -5,7 +5,7 @@ report to the sweep's parent run. Data access only: the analysis is in
 A sweep is one MLflow experiment with one parent run (tag ``sweep_role=parent``) and one child
 run per configuration (tags ``mlflow.parentRunId``, ``sweep_role=child``, ``config_hash``; params
 ``dr dt M_lim loss l_ME AE``; artifact ``predictions.parquet``), as written by
-:func:`espb.training.experiment.run_experiment`.
+:func:`espb.training.run.run_one`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def _tracker(config: DictConfig):
-    from espb.training.tracking import tracker_for
+    from espb.tracking import tracker_for
 
     tracking = OmegaConf.to_container(config.tracking, resolve=True)
     return tracker_for(tracking, config.out_dir, str(config.name))
@@ -25,7 +25,7 @@ class SweepParent(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from espb import __version__
-        from espb.training.experiment import git_commit
+        from espb.tracking import git_commit
 
         name = config.get("sweep", {}).get("name")
         if not name:

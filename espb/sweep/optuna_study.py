@@ -2,7 +2,7 @@
 
 A study file (``sweeps/optuna_tpe.yaml``) names an Optuna storage (any SQLAlchemy URL), a search
 space over espb-train settings and an objective read from a trial's run summary. Each trial is
-one espb-train configuration run by :func:`espb.sweep.job.run_job` and logged to MLflow as a
+one espb-train configuration run by :func:`espb.training.run.run_one` and logged to MLflow as a
 child of the study's parent run. Workers (processes on one machine, or on several machines
 sharing a PostgreSQL storage) each run :func:`run_worker` on the same study until it holds
 ``n_trials`` COMPLETE trials; :func:`run_study` starts them and reports the best trial.
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import TrialState
 
-#: ``objective`` setting -> the key of the run summary (espb.evaluation.summary.run_summary)
+#: ``objective`` setting -> the key of the run summary (espb.training.summary.run_summary)
 OBJECTIVES = {"val_acc_cumulative": "val_acc_cumulative", "auc": "val_auc_pooled"}
 #: the keys of a study file
 TOP_KEYS = (
@@ -647,6 +647,10 @@ class Objective:
         self.n_pruned = 0
         self.n_run = 0
         self.interrupted: int | None = None
+        from espb.training.inputs import RunCache
+
+        #: the worker's event table and samples, kept between its trials
+        self.cache = RunCache()
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         """Run the trial's configuration and return its objective value."""
@@ -660,8 +664,8 @@ class Objective:
         import optuna
         from optuna.trial import TrialState
 
-        from espb.sweep.job import run_job
-        from espb.training.experiment import Reporter, config_hash
+        from espb.progress import Reporter
+        from espb.training.run import run_one
 
         wid = self.worker_id
         trial.set_user_attr("worker_id", wid)
@@ -697,12 +701,12 @@ class Objective:
             if self.verbose
             else (lambda s: None)
         )
-        outcome = run_job(cfg, quiet)
-        res = outcome.result
+        outcome = run_one(cfg, quiet, cache=self.cache)
+        res = outcome
         self.n_run += 1
         summary = {k: _finite(v) for k, v in outcome.summary.items()}
         trial.set_user_attr("mlflow_run_id", res.run_id)
-        trial.set_user_attr("config_hash", config_hash(res.config))
+        trial.set_user_attr("config_hash", res.plan.hash)
         trial.set_user_attr("run_dir", str(res.run_dir))
         trial.set_user_attr("reused_run", bool(res.already_done))
         trial.set_user_attr("summary", summary)
@@ -726,7 +730,7 @@ class Objective:
     def _tag_run(self, cfg: DictConfig, run_id: str, number: int, reused: bool) -> None:
         from mlflow.tracking import MlflowClient
 
-        from espb.training.tracking import default_uri
+        from espb.tracking import default_uri
 
         uri = cfg.tracking.get("uri") or default_uri(cfg.out_dir)
         client = MlflowClient(tracking_uri=str(uri))
@@ -823,7 +827,7 @@ def run_worker(
     from optuna.trial import TrialState
 
     # torch and the training stack, imported before the first trial (its duration stays honest)
-    import espb.training.experiment  # noqa: F401
+    import espb.training.run  # noqa: F401
 
     # one line per trial is printed here; MLflow would add its run URLs (tracking servers)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -964,8 +968,7 @@ def study_report(study: optuna.Study, study_cfg: DictConfig) -> list[str]:
 def _parent(study_cfg: DictConfig, base: DictConfig, uri: str, out_dir: Path) -> tuple[Any, str]:
     """The study's MLflow parent run (created if absent) with its settings logged."""
     from espb import __version__
-    from espb.training.experiment import git_commit
-    from espb.training.tracking import tracker_for
+    from espb.tracking import git_commit, tracker_for
 
     tracking = OmegaConf.to_container(base.tracking, resolve=True)
     tracking["uri"] = uri
@@ -999,7 +1002,7 @@ def _parent(study_cfg: DictConfig, base: DictConfig, uri: str, out_dir: Path) ->
 
 
 def _ensure_parent(study_cfg: DictConfig, base: DictConfig, tracking_uri: str | None) -> None:
-    from espb.training.tracking import default_uri, tracker_for
+    from espb.tracking import default_uri, tracker_for
 
     out_dir = Path(str(base.out_dir)).resolve()
     uri = str(
@@ -1125,7 +1128,7 @@ def run_study(
     MLflow through a loopback tracking server (unless ``tracking_uri`` or the base overrides'
     ``tracking.uri`` names a store). Ctrl-C / SIGTERM stops the workers (their trials are
     retried when the same command is run again); ``interrupted`` is set in the result."""
-    from espb.training.tracking import default_uri
+    from espb.tracking import default_uri
 
     if workers < 1:
         raise ConfigError(f"--workers: {workers} is not a positive number of workers")

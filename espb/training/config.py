@@ -1,4 +1,4 @@
-"""Settings of the classifier and its progressive training (paper Sections 3.2-3.3)."""
+"""Settings of the progressive training (paper Section 3.3; the ``training`` config group)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ from espb.errors import ConfigError
 from espb.training.schedule import WEIGHTINGS
 
 LOSSES = ("mae", "bce")
-
-
-@dataclass
-class ModelConfig:
-    """The CNN-TCN (espb.models.classifier): ``layout`` None means the paper layout for
-    512 x 32 x 32 (8081 parameters) or an evenly interleaved one for other block sizes."""
-
-    layout: str | None = None
-    conv_bias: bool = False
-    negative_slope: float = 0.1
 
 
 @dataclass

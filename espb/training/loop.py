@@ -33,10 +33,26 @@ CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
+class Timing:
+    """Where a run's training time went (seconds; steps and samples of this invocation)."""
+
+    fwd_bwd_s: float = 0.0
+    gather_s: float = 0.0
+    validate_s: float = 0.0
+    train_steps: int = 0
+    train_samples: int = 0
+    loop_s: float = 0.0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.train_samples / max(self.fwd_bwd_s + self.gather_s, 1e-9)
+
+
+@dataclass
 class LoopResult:
     records: list[dict]
     predictions: pd.DataFrame
-    timing: dict
+    timing: Timing
     completed: bool
     resumed_from: int = -1
     module: BlockClassifier | None = field(default=None, repr=False)
@@ -105,13 +121,7 @@ class ProgressiveTrainer:
                 self.labels
             )
         self.device = source.device
-        self.timing = {
-            "fwd_bwd_s": 0.0,
-            "gather_s": 0.0,
-            "validate_s": 0.0,
-            "train_steps": 0,
-            "train_samples": 0,
-        }
+        self.timing = Timing()
 
     # ----------------------------------------------------------------------------- checkpoint
     def _state(self, m: int, records, preds, prev_sids, prev_w) -> dict:
@@ -156,10 +166,10 @@ class ProgressiveTrainer:
                 self.opt.step()
                 lv = float(loss.detach())
                 t2 = time.perf_counter()
-                self.timing["gather_s"] += t1 - t0
-                self.timing["fwd_bwd_s"] += t2 - t1
-                self.timing["train_steps"] += 1
-                self.timing["train_samples"] += len(b)
+                self.timing.gather_s += t1 - t0
+                self.timing.fwd_bwd_s += t2 - t1
+                self.timing.train_steps += 1
+                self.timing.train_samples += len(b)
                 loss_sum += lv * len(b)
                 n_seen += len(b)
         return loss_sum / n_seen if n_seen else float("nan")
@@ -173,7 +183,7 @@ class ProgressiveTrainer:
                 bi = torch.tensor(sids[i : i + self.cfg.eval_batch_size], device=self.device)
                 with self.fabric.autocast():
                     out.append(self.module.score(self.source.blocks(bi)).cpu().numpy())
-        self.timing["validate_s"] += time.perf_counter() - t0
+        self.timing.validate_s += time.perf_counter() - t0
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     # ----------------------------------------------------------------------------- the run
@@ -234,7 +244,7 @@ class ProgressiveTrainer:
                 self.on_meta_epoch(me, rec, pd.DataFrame(pred), self.module.state_dict())
             if self.progress is not None:
                 self.progress(me.index + 1, len(self.mes), rec)
-        self.timing["loop_s"] = time.perf_counter() - t_run
+        self.timing.loop_s = time.perf_counter() - t_run
         completed = len(records) == len(self.mes)
         pdf = (
             pd.DataFrame({k: np.concatenate([p[k] for p in preds]) for k in preds[0]})
@@ -243,7 +253,7 @@ class ProgressiveTrainer:
         )
         if len(pdf):
             pdf.insert(2, "date", self.dates(pdf["target"].to_numpy()))
-        return LoopResult(records, pdf, dict(self.timing), completed, resumed_from, self.module)
+        return LoopResult(records, pdf, self.timing, completed, resumed_from, self.module)
 
     def _record(
         self,

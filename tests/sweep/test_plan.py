@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from espb.errors import ConfigError
+from espb.paper import FACTOR_KEYS as FACTORS
 from espb.sweep.plan import (
     effective_grid,
     job_config,
@@ -17,7 +18,7 @@ from espb.sweep.plan import (
     sweep_file,
     sweep_jobs,
 )
-from espb.training.experiment import FACTORS, config_hash
+from espb.training.identity import config_hash
 
 TABLE1 = {
     "dr": [0.15, 0.25, 0.35, 0.65],

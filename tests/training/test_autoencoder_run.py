@@ -7,24 +7,19 @@ import json
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from espb.paths import conf_dir
+from tests.conftest import compose_train
 
 
 def _compose(out, cache, *overrides):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "experiment=smoke",
-                f"out_dir={out}",
-                f"cache_dir={cache}",
-                "run.progress=false",
-                "autoencoder.enabled=true",
-                *overrides,
-            ],
-        )
+    return compose_train(
+        "experiment=smoke",
+        f"out_dir={out}",
+        f"cache_dir={cache}",
+        "run.progress=false",
+        "autoencoder.enabled=true",
+        *overrides,
+    )
 
 
 def _tags(out, run_dir):

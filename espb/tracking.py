@@ -1,4 +1,6 @@
-"""MLflow logging of a run: one thin class over ``MlflowClient`` (no global MLflow state).
+"""MLflow tracking, shared by every layer that logs (training runs, sweeps, Optuna, rate models):
+one thin class over ``MlflowClient`` (no global MLflow state), its typed config (the ``tracking``
+config group) and the provenance every run and sweep parent carries.
 
 Default store: SQLite ``<out_dir>/mlruns.db`` with artifacts in ``<out_dir>/mlartifacts`` (MLflow
 3 refuses the old ``./mlruns`` file store). Any tracking URI (a server, PostgreSQL) by setting.
@@ -7,14 +9,62 @@ Default store: SQLite ``<out_dir>/mlruns.db`` with artifacts in ``<out_dir>/mlar
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from espb import __version__
 from espb.errors import EspbError
+from espb.paths import REPO_ROOT
 
 #: MLflow's limit on one param value (characters)
 PARAM_MAX = 6000
+
+
+@dataclass
+class TrackingConfig:
+    """The ``tracking`` config group (conf/tracking/*.yaml).
+
+    - ``uri``: any MLflow tracking URI; null: SQLite ``<out_dir>/mlruns.db``.
+    - ``experiment``: the MLflow experiment; null: ``espb-<name>``.
+    - ``artifact_root``: where a new experiment keeps artifacts; null: ``<out_dir>/mlartifacts``
+      for a local store (a server keeps its own).
+    - ``tags``: extra tags on every run.
+    """
+
+    uri: str | None = None
+    experiment: str | None = None
+    artifact_root: str | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+def git_commit() -> str:
+    """The source commit (``-dirty`` when tracked files changed); ``$ESPB_GIT_COMMIT`` wins."""
+    env = os.environ.get("ESPB_GIT_COMMIT")
+    if env:
+        return env
+    try:
+        git = ["git", "-C", str(REPO_ROOT)]
+        out = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance() -> dict[str, str]:
+    """The provenance tags of every run and sweep parent: espb version and git commit."""
+    return {"espb_version": __version__, "git_commit": git_commit()}
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -32,14 +82,15 @@ def default_uri(out_dir: str | Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlruns.db'}"
 
 
-def tracker_for(tracking: dict, out_dir: str | Path, name: str) -> Tracker:
-    """The Tracker of a run's ``tracking`` config node: ``uri`` (default: SQLite under
-    ``out_dir``), ``experiment`` (default ``espb-<name>``), ``artifact_root`` (default: a local
-    folder for a local store; a server keeps its own)."""
-    uri = tracking.get("uri") or default_uri(out_dir)
+def tracker_for(tracking: TrackingConfig | dict, out_dir: str | Path, name: str) -> Tracker:
+    """The Tracker of a ``tracking`` config (:class:`TrackingConfig`, or its dict): ``uri``
+    (default: SQLite under ``out_dir``), ``experiment`` (default ``espb-<name>``),
+    ``artifact_root`` (default: a local folder for a local store; a server keeps its own)."""
+    t = tracking if isinstance(tracking, TrackingConfig) else TrackingConfig(**dict(tracking))
+    uri = t.uri or default_uri(out_dir)
     remote = str(uri).startswith(("http://", "https://"))
-    root = tracking.get("artifact_root") or (None if remote else Path(out_dir) / "mlartifacts")
-    return Tracker(str(uri), tracking.get("experiment") or f"espb-{name}", root)
+    root = t.artifact_root or (None if remote else Path(out_dir) / "mlartifacts")
+    return Tracker(str(uri), t.experiment or f"espb-{name}", root)
 
 
 class Tracker:
@@ -141,7 +192,12 @@ class Tracker:
             run = self.client.create_run(
                 self.experiment_id,
                 run_name=f"sweep {sweep_name}",
-                tags={"sweep_role": "parent", "sweep_name": sweep_name, **(tags or {})},
+                tags={
+                    "sweep_role": "parent",
+                    "sweep_name": sweep_name,
+                    **provenance(),
+                    **(tags or {}),
+                },
             )
             return run.info.run_id
 
