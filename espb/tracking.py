@@ -93,6 +93,21 @@ def tracker_for(tracking: TrackingConfig | dict, out_dir: str | Path, name: str)
     return Tracker(str(uri), t.experiment or f"espb-{name}", root)
 
 
+def _store_init_lock(uri: str):
+    """A file lock beside a SQLite store while a client opens it: MLflow creates and migrates
+    the tables on first use, and two processes doing it at once on a new database crash
+    (docs/reliability.md). Other stores need none."""
+    from contextlib import nullcontext
+
+    from filelock import FileLock
+
+    if not uri.startswith("sqlite:///"):
+        return nullcontext()
+    db = Path(uri[len("sqlite:///") :])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(db) + ".init.lock")
+
+
 class Tracker:
     """Logs params, tags, per-meta-epoch metrics and artifacts of one run."""
 
@@ -105,27 +120,28 @@ class Tracker:
 
         self.uri = uri
         self.experiment = experiment
-        self.client = MlflowClient(tracking_uri=uri)
+        with _store_init_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            self.experiment_id = self._experiment_id(experiment, artifact_root)
+        self.run_id: str | None = None
+
+    def _experiment_id(self, experiment: str, artifact_root: str | Path | None) -> str:
+        uri = self.uri
         try:
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
                 loc = None if artifact_root is None else Path(artifact_root).resolve().as_uri()
                 try:
-                    self.experiment_id = self.client.create_experiment(
-                        experiment, artifact_location=loc
-                    )
-                except Exception:
+                    return self.client.create_experiment(experiment, artifact_location=loc)
+                except Exception:  # created meanwhile by another process: use that one
                     exp = self.client.get_experiment_by_name(experiment)
                     if exp is None:
                         raise
-                    self.experiment_id = exp.experiment_id
-            else:
-                self.experiment_id = exp.experiment_id
+            return exp.experiment_id
         except Exception as exc:
             raise EspbError(
                 f"MLflow tracking store {uri!r}: {exc}; set tracking.uri to a reachable store"
             ) from exc
-        self.run_id: str | None = None
 
     def start(
         self, run_id: str | None = None, run_name: str | None = None, tags: dict | None = None
@@ -144,13 +160,15 @@ class Tracker:
         self.run_id = run.info.run_id
         return self.run_id
 
-    def find_finished(self, config_hash: str) -> str | None:
-        """The id of a FINISHED run of this experiment tagged with ``config_hash`` and
-        ``espb_completed=true`` (set only after a run's last artifact), else None."""
+    def find_finished(self, config_hash: str, inputs: dict[str, str] | None = None) -> str | None:
+        """The id of a FINISHED run of this experiment tagged with ``config_hash``, the tags of
+        ``inputs`` (e.g. ``cube_key``: what it was computed from) and ``espb_completed=true``
+        (set only after a run's last artifact), else None."""
+        extra = "".join(f" and tags.{k} = '{v}'" for k, v in (inputs or {}).items())
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.config_hash = '{config_hash}' and tags.espb_completed = 'true' "
-            "and attributes.status = 'FINISHED'",
+            f"and attributes.status = 'FINISHED'{extra}",
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
@@ -228,6 +246,12 @@ class Tracker:
         ]
         for i in range(0, len(items), 1000):
             self.client.log_batch(self.run_id, metrics=items[i : i + 1000])
+
+    def log_metrics_once(self, metrics: dict[str, float], step: int) -> None:
+        """:meth:`log_metrics`, leaving out every key already logged at ``step`` (finishing a
+        run again after a kill logs no point twice)."""
+        todo = {k: v for k, v in metrics.items() if step not in self.logged_steps(k)}
+        self.log_metrics(todo, step)
 
     def logged_steps(self, key: str) -> set[int]:
         return {m.step for m in self.client.get_metric_history(self.run_id, key)}

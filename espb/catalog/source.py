@@ -51,7 +51,14 @@ def catalog_path(
     from filelock import FileLock
 
     if src.path:
-        return Path(src.path)
+        p = Path(src.path)
+        if not p.is_file():
+            raise ConfigError(
+                f"catalog.path={src.path!r}: no such file; give an event table written by "
+                "`espb catalog ingest FILE -o TABLE.parquet`, or unset catalog.path to use "
+                "catalog.synthetic"
+            )
+        return p
     path = synthetic_path(src, out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):

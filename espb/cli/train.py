@@ -85,19 +85,28 @@ def main_task(cfg: DictConfig) -> float:
     return float(out.summary.get("val_acc_cumulative", float("nan")))
 
 
+_task_started = False
+
+
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    from espb.errors import EspbError
+    from espb.cli.errors import user_errors
 
-    try:
+    global _task_started
+    _task_started = True
+    with user_errors("espb-train"):
         return main_task(cfg)
-    except EspbError as exc:
-        print(f"espb-train: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main() -> None:
-    _hydra_main()
+    """Hydra exits 1 on a config it cannot compose (an unknown key, a missing preset): that is
+    the user's to fix, so it exits 2 like every other bad setting (docs/reliability.md)."""
+    try:
+        _hydra_main()
+    except SystemExit as exc:
+        if exc.code == 1 and not _task_started:
+            sys.exit(2)
+        raise
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ class AEConfig:
             raise ConfigError(f"autoencoder.period={self.period!r}; use one of {list(PERIODS)}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"autoencoder.val_fraction={self.val_fraction} must be in (0, 1)")
+        if not 0 < self.lr < 10:  # also NaN
+            raise ConfigError(
+                f"autoencoder.lr={self.lr} must be a finite number in (0, 10) (paper 1e-3)"
+            )
         if self.n_maps < 10 or self.patience < 1 or self.max_epochs < 1 or self.batch_size < 2:
             raise ConfigError(
                 "autoencoder: n_maps >= 10, patience >= 1, max_epochs >= 1, batch_size >= 2 needed"

@@ -18,3 +18,13 @@ class ModelConfig:
     layout: str | None = None
     conv_bias: bool = False
     negative_slope: float = 0.1
+
+    def validate(self) -> None:
+        import math
+
+        from espb.errors import ConfigError
+
+        if not math.isfinite(self.negative_slope) or not 0 <= self.negative_slope < 1:
+            raise ConfigError(
+                f"model.negative_slope={self.negative_slope} must be in [0, 1) (paper 0.1)"
+            )

@@ -36,6 +36,25 @@ class SampleConfig:
     label_delay: bool = True
 
     def validate(self) -> None:
+        import math
+
+        for key in ("eq_min_mag", "m_lim", "l1_radius", "min_mean_events"):
+            v = getattr(self, key)
+            if not math.isfinite(v):
+                raise ConfigError(f"samples.{key}={v} must be a finite number")
+        if not -2.0 <= self.m_lim <= 10.0 or not -2.0 <= self.eq_min_mag <= 10.0:
+            raise ConfigError(
+                f"samples.m_lim={self.m_lim} / eq_min_mag={self.eq_min_mag}: magnitudes outside "
+                "-2..10 (paper 4.9 / 5.0)"
+            )
+        if self.min_mean_events < 0:
+            raise ConfigError(
+                f"samples.min_mean_events={self.min_mean_events} must be >= 0 (paper 10)"
+            )
+        if self.lookback > 100_000 or self.patch > 4096:
+            raise ConfigError(
+                f"samples.lookback={self.lookback} / patch={self.patch} are absurd (paper 512 / 32)"
+            )
         if self.m_lim > self.eq_min_mag:
             raise ConfigError(
                 f"samples.m_lim ({self.m_lim}) must not exceed samples.eq_min_mag ({self.eq_min_mag}): "

@@ -41,6 +41,33 @@ class TrainConfig:
     eval_batch_size: int = 128
 
     def validate(self) -> None:
+        import math
+
+        import pandas as pd
+
+        for key in ("lr", "weight_decay"):
+            v = getattr(self, key)
+            if not math.isfinite(v) or v < 0 or (key == "lr" and not 0 < v < 10):
+                raise ConfigError(
+                    f"training.{key}={v} must be a finite number"
+                    + (" in (0, 10) (paper 1e-4)" if key == "lr" else " >= 0 (paper 1e-5)")
+                )
+        try:
+            pd.Timestamp(self.dev_end, tz="UTC")
+        except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            raise ConfigError(
+                f"training.dev_end={self.dev_end!r} is not a date (YYYY-MM-DD, e.g. 2019-12-31): {exc}"
+            ) from None
+        if self.eval_batch_size < 1 or (
+            self.max_meta_epochs is not None and self.max_meta_epochs < 0
+        ):
+            raise ConfigError(
+                "training: eval_batch_size >= 1 and max_meta_epochs >= 0 (or null) needed"
+            )
+        if self.epochs > 100_000 or self.batch_size > 1_000_000:
+            raise ConfigError(
+                f"training.epochs={self.epochs} / batch_size={self.batch_size} are absurd (paper 20 / 32)"
+            )
         if self.loss not in LOSSES:
             raise ConfigError(f"training.loss={self.loss!r}; use one of {list(LOSSES)}")
         if self.weighting not in WEIGHTINGS:

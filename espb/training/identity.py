@@ -23,6 +23,8 @@ import hashlib
 import json
 from typing import Any
 
+from espb.errors import EspbError
+
 #: config keys that do not change a run's numbers (left out of the config hash)
 VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
 
@@ -61,3 +63,16 @@ def config_hash(cfg: dict[str, Any]) -> str:
     if ALGORITHM_VERSION > 1:
         sem["__algorithm__"] = ALGORITHM_VERSION
     return hashlib.sha256(json.dumps(sem, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_same_inputs(where: object, found: dict[str, str], now: dict[str, str]) -> None:
+    """Raise if ``found`` (the inputs an earlier part of a run was computed from: catalog hash,
+    cube key) disagrees with ``now``; keys missing from ``found`` are not compared."""
+    diff = {k: (found[k], v) for k, v in now.items() if found.get(k) not in (None, v)}
+    if diff:
+        what = "; ".join(f"{k} was {a}, is now {b}" for k, (a, b) in diff.items())
+        raise EspbError(
+            f"{where}: this run folder holds meta-epochs computed from other inputs ({what}): "
+            "the catalog or the cube changed since. Resuming would mix two datasets in one run; "
+            "start over with run.force=true, or keep both by giving this run another name=..."
+        )

@@ -27,18 +27,26 @@ class RunCache:
     and size) and the last labelled samples built (by cube key and sample rules). A sweep worker
     holds one for all its jobs; a single run makes its own."""
 
-    _events: dict[tuple, pd.DataFrame] = field(default_factory=dict)
+    _events: dict[tuple, tuple[pd.DataFrame, str]] = field(default_factory=dict)
     _samples: dict[tuple, Samples] = field(default_factory=dict)
 
-    def events(self, path: Path) -> pd.DataFrame:
-        from espb.catalog.schema import load_events
+    def _load(self, path: Path) -> tuple[pd.DataFrame, str]:
+        from espb.catalog.schema import catalog_hash, load_events
 
         st = path.stat()
         key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         if key not in self._events:
             self._events.clear()
-            self._events[key] = load_events(path)
-        return self._events[key].copy(deep=False)
+            ev = load_events(path)
+            self._events[key] = (ev, catalog_hash(ev))
+        return self._events[key]
+
+    def events(self, path: Path) -> pd.DataFrame:
+        return self._load(path)[0].copy(deep=False)
+
+    def catalog_hash(self, path: Path) -> str:
+        """The content hash of the event table at ``path`` (computed once per file version)."""
+        return self._load(path)[1]
 
     def samples(self, key: tuple, build) -> Samples:
         if key not in self._samples:
@@ -78,14 +86,34 @@ def load_events(plan: RunPlan, rep: Reporter, cache: RunCache) -> pd.DataFrame:
     return events
 
 
-def load_cube(plan: RunPlan, events: pd.DataFrame, rep: Reporter, croot: Path):
+def input_identity(plan: RunPlan, rep: Reporter, cache: RunCache) -> dict[str, str]:
+    """What the run is computed from: the catalog's content hash and the cube's key (which
+    covers the catalog and every cube setting). Part of a run's identity besides its config
+    hash: a re-ingested catalog under the same path is a different run (docs/reliability.md)."""
+    from espb.bvalue.cache import cube_key
+
+    path = catalog_path(plan.settings.catalog, plan.out_dir, rep.say)
+    h = cache.catalog_hash(path)
+    return {"catalog_hash": h, "cube_key": cube_key(h, plan.settings.cube)}
+
+
+def load_cube(
+    plan: RunPlan, events: pd.DataFrame, rep: Reporter, croot: Path, catalog_hash: str | None = None
+):
     """The run's cube (cached; built if absent) and the opened dataset."""
     t0 = time.perf_counter()
 
     def progress(done, total, text=""):
         rep.bar("cube", done, total, text)
 
-    cube = get_cube(events, plan.settings.cube, croot, progress=progress, on_wait=rep.say)
+    cube = get_cube(
+        events,
+        plan.settings.cube,
+        croot,
+        catalog_hash=catalog_hash,
+        progress=progress,
+        on_wait=rep.say,
+    )
     ds = cube.open()
     rep.say(
         f"cube {cube.path.name}: {dict(ds.sizes)} ({'built' if cube.built else 'from cache'}, "
@@ -112,7 +140,8 @@ def build_inputs(plan: RunPlan, rep: Reporter, cache: RunCache | None = None) ->
     s_cfg, t_cfg = plan.settings.samples, plan.settings.training
     events = load_events(plan, rep, cache)
     croot = cache_root(plan.cfg.get("cache_dir"))
-    cube, ds = load_cube(plan, events, rep, croot)
+    h = cache.catalog_hash(catalog_path(plan.settings.catalog, plan.out_dir, rep.say))
+    cube, ds = load_cube(plan, events, rep, croot, h)
     t0 = time.perf_counter()
     samples = cache.samples((cube.key, repr(s_cfg)), lambda: Samples.build(events, ds, s_cfg))
     table = samples.table(t_cfg.l_me, t_cfg.seed)

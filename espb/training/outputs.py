@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from espb.faults import failpoint
 from espb.tracking import Tracker
 from espb.training.figures import accuracy_figure
 from espb.training.inputs import RunInputs
@@ -54,7 +55,11 @@ def _time_metrics(out: RunOutcome) -> dict[str, float]:
 
 def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] = ()) -> None:
     """The end-of-run artifacts and summary metrics, the finishers, then the ``espb_completed``
-    tag (only for a run that completed every meta-epoch) and the run's end status."""
+    tag (only for a run that completed every meta-epoch) and the run's end status.
+
+    Idempotent: a run killed anywhere in here finishes on its next invocation (resumed from its
+    last checkpoint with nothing left to train) with every metric logged exactly once and the
+    artifacts written again over the same names."""
     run_dir = out.plan.run_dir
     if out.records:
         title = f"{out.plan.name}: validation accuracy per meta-epoch"
@@ -64,8 +69,9 @@ def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] 
     tracker.log_artifact(run_dir / "metrics.csv")
     tracker.log_artifact(run_dir / "model.txt")
     step = len(out.records)
-    tracker.log_metrics({f"summary/{k}": v for k, v in out.summary.items()}, step=step)
-    tracker.log_metrics(_time_metrics(out), step=step)
+    tracker.log_metrics_once({f"summary/{k}": v for k, v in out.summary.items()}, step=step)
+    tracker.log_metrics_once(_time_metrics(out), step=step)
+    failpoint("finish_metrics")
     for fin in finishers:
         fin(out, tracker)
     if out.completed:

@@ -34,13 +34,26 @@ class RunOptions:
     - ``force``: discard a previous checkpoint of this configuration and start over;
     - ``stop_after``: stop after this many meta-epochs (a later call resumes);
     - ``progress``: progress bars on a terminal; ``threads``: torch CPU threads (None: torch's
-      default; parallel sweeps set 1)."""
+      default; parallel sweeps set 1);
+    - ``on_lock``: when another process runs this configuration: ``fail`` (exit 2, naming it)
+      or ``wait`` (then skip it if it finished; sweep files set this)."""
 
     resume: bool = True
     force: bool = False
     stop_after: int | None = None
     progress: bool = True
     threads: int | None = None
+    on_lock: str = "fail"
+
+    def validate(self) -> None:
+        from espb.training.lock import ON_LOCK
+
+        if self.on_lock not in ON_LOCK:
+            raise ConfigError(f"run.on_lock={self.on_lock!r}; use one of {list(ON_LOCK)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"run.threads={self.threads} must be >= 1 (or null)")
+        if self.stop_after is not None and self.stop_after < 0:
+            raise ConfigError(f"run.stop_after={self.stop_after} must be >= 0 (or null)")
 
 
 @dataclass

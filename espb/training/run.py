@@ -25,10 +25,13 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from espb.faults import failpoint
 from espb.progress import Reporter
 from espb.tracking import Tracker, tracker_for
 from espb.training.autoencoder import AutoencoderInfo, block_source
-from espb.training.inputs import RunCache, RunInputs, build_inputs
+from espb.training.identity import check_same_inputs
+from espb.training.inputs import RunCache, RunInputs, build_inputs, input_identity
+from espb.training.lock import run_lock
 from espb.training.loop import LoopResult, ProgressiveTrainer, Timing, make_fabric
 from espb.training.outputs import finish_run, write_outputs
 from espb.training.plan import RunPlan, plan_run
@@ -84,12 +87,15 @@ def write_state(plan: RunPlan, state: dict) -> None:
     _state_path(plan).write_text(json.dumps(state, indent=1))
 
 
-def finished_before(plan: RunPlan, tracker: Tracker, rep: Reporter, t0: float) -> RunOutcome | None:
-    """The outcome of a configuration MLflow holds as finished, or None. Nothing is trained or
-    logged for it (``run.force=true`` trains it again)."""
+def finished_before(
+    plan: RunPlan, tracker: Tracker, ident: dict[str, str], rep: Reporter, t0: float
+) -> RunOutcome | None:
+    """The outcome of a configuration MLflow holds as finished on the same inputs ``ident``
+    (catalog hash, cube key), or None. Nothing is trained or logged for it (``run.force=true``
+    trains it again)."""
     if plan.settings.run.force:
         return None
-    run_id = tracker.find_finished(plan.hash)
+    run_id = tracker.find_finished(plan.hash, {"cube_key": ident["cube_key"]})
     if run_id is None:
         return None
     where = (
@@ -117,9 +123,32 @@ def finished_before(plan: RunPlan, tracker: Tracker, rep: Reporter, t0: float) -
     )
 
 
+def check_resume_inputs(
+    plan: RunPlan, state: dict, ident: dict[str, str], tracker: Tracker
+) -> None:
+    """Refuse to continue a run folder whose earlier part was computed from other inputs (a
+    re-ingested catalog under the same path): it would mix two datasets in one MLflow run.
+    The inputs are those ``state.json`` records, else the tags of the MLflow run it names."""
+    if not (plan.run_dir / "checkpoint.pt").exists() and not state.get("run_id"):
+        return
+    found = {k: state[k] for k in ident if k in state}
+    if not found and state.get("run_id"):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = tracker.client.get_run(state["run_id"]).data.tags
+        except MlflowException:  # the run is not in this store: nothing to mix into
+            tags = {}
+        found = {k: tags[k] for k in ident if k in tags}
+    check_same_inputs(plan.run_dir, found, ident)
+
+
 def _discard_checkpoint(plan: RunPlan) -> None:
+    import shutil
+
     for f in ("checkpoint.pt", "state.json"):
         (plan.run_dir / f).unlink(missing_ok=True)
+    shutil.rmtree(plan.run_dir / "weights", ignore_errors=True)
 
 
 def _write_config(plan: RunPlan) -> None:
@@ -130,7 +159,13 @@ def _write_config(plan: RunPlan) -> None:
 
 
 def train(
-    plan: RunPlan, inputs: RunInputs, source, fabric, tracker: Tracker, rep: Reporter
+    plan: RunPlan,
+    inputs: RunInputs,
+    source,
+    fabric,
+    tracker: Tracker,
+    rep: Reporter,
+    ident: dict[str, str],
 ) -> LoopResult:
     """The progressive meta-epochs (paper Section 3.3), every one logged as it completes."""
     from espb.models.classifier import describe, n_parameters
@@ -149,6 +184,7 @@ def train(
         inputs.samples.grid.date,
         on_meta_epoch=on_me,
         progress=prog,
+        identity=ident,
     )
     model = trainer.module.model
     rep.say(
@@ -174,35 +210,51 @@ def run_one(
     cache: RunCache | None = None,
     finishers: Sequence[Finisher] = (),
 ) -> RunOutcome:
-    """Run (or resume, or skip when finished before) one configuration and log it to MLflow."""
+    """Run (or resume, or skip when finished before) one configuration and log it to MLflow.
+    One process at a time per configuration (:func:`espb.training.lock.run_lock`)."""
     t0 = time.perf_counter()
-    rep = rep or Reporter()
+    rep, cache = rep or Reporter(), cache or RunCache()
     plan = plan_run(cfg)  # 1
     if plan.settings.run.threads:
         torch.set_num_threads(int(plan.settings.run.threads))
     tracker = tracker_for(plan.settings.tracking, plan.out_dir, plan.name)
-    done = finished_before(plan, tracker, rep, t0)  # 2
-    if done is not None:
-        return done
-    if plan.settings.run.force:
+    with run_lock(plan.run_dir, plan.settings.run.on_lock, rep.say):
+        ident = input_identity(plan, rep, cache)
+        done = finished_before(plan, tracker, ident, rep, t0)  # 2
+        if done is not None:
+            return done
+        return _train_and_log(plan, tracker, ident, rep, cache, finishers, t0)
+
+
+def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcome:
+    opts = plan.settings.run
+    if opts.force or not opts.resume:  # a fresh start is a new MLflow run, never the old one
         _discard_checkpoint(plan)
+    state = read_state(plan)
+    check_resume_inputs(plan, state, ident, tracker)
     _write_config(plan)
     inputs = build_inputs(plan, rep, cache)  # 3
+    failpoint("after_inputs")
     fabric = make_fabric(plan.settings.training)
     source, ae = block_source(plan, inputs, fabric.device, rep)  # 4
-    state = read_state(plan)
     run_id = open_tracked_run(plan, inputs, tracker, state, ae, str(fabric.device))  # 5
+    state.update(ident)
     write_state(plan, state)
-    res = train(plan, inputs, source, fabric, tracker, rep)  # 6
+    failpoint("after_open_run")
+    res = train(plan, inputs, source, fabric, tracker, rep, ident)  # 6
+    # every invocation's time counts: a resumed run reports the time of all its parts
+    wall = float(state.get("wall_s", 0.0)) + time.perf_counter() - t0
     state.update(
         {
             "completed": res.completed,
             "meta_epochs_done": len(res.records),
             "n_meta_epochs": len(inputs.meta_epochs),
+            "wall_s": wall,
         }
     )
     write_state(plan, state)
     pred = write_outputs(plan, inputs, res, tracker)  # 7
+    failpoint("after_outputs")
     summ = run_summary(res.records, pred) if res.records else {}
     out = RunOutcome(
         plan,
@@ -213,7 +265,7 @@ def run_one(
         pred,
         summ,
         res.completed,
-        time.perf_counter() - t0,
+        wall,
         res.timing,
         device=str(fabric.device),
         autoencoder=ae,
