@@ -35,6 +35,7 @@ from espb.models.autoencoder import MapAutoencoder
 
 AE_VERSION = 1
 PERIODS = ("development", "time_forward")
+MAPS = ("neq", "neq_and_eq")
 
 
 @dataclass
@@ -48,8 +49,13 @@ class AEConfig:
     lr: float = 1e-3
     period: str = "development"
     seed: int = 0
+    #: the places whose maps train it: ``neq`` (nEQ candidates) or ``neq_and_eq`` (also the
+    #: windows before the EQ samples, as Appendix A's text reads; docs/models.md)
+    maps: str = "neq"
 
     def validate(self) -> None:
+        if self.maps not in MAPS:
+            raise ConfigError(f"autoencoder.maps={self.maps!r}; use one of {list(MAPS)}")
         if self.period not in PERIODS:
             raise ConfigError(f"autoencoder.period={self.period!r}; use one of {list(PERIODS)}")
         if not 0 < self.val_fraction < 1:
@@ -64,16 +70,28 @@ class AEConfig:
             )
 
     def key_fields(self) -> dict:
+        """The settings that key the cache; ``maps`` at its first value (``neq``) is left out,
+        so the keys of autoencoders trained before it existed stay valid."""
         d = asdict(self)
         d.pop("enabled")
+        if d["maps"] == "neq":
+            d.pop("maps")
         return d
 
 
 def sample_map_index(
-    pool, lookback: int, n: int, day_hi: int, rng: np.random.Generator
+    pool, lookback: int, n: int, day_hi: int, rng: np.random.Generator, extra=None
 ) -> tuple[np.ndarray, ...]:
     """(day, row, col) of ``n`` maps: candidates with forecast day < ``day_hi`` drawn uniformly
-    (with replacement if there are fewer), then a uniform day of their block."""
+    (with replacement if there are fewer), then a uniform day of their block. ``extra``: more
+    candidate places ``(target, row, col)`` arrays (the EQ samples), drawn among the pool's."""
+    if extra is not None:
+        keep = extra[0] < day_hi
+        extra = tuple(np.asarray(a)[keep] for a in extra)
+        if len(extra[0]) == 0:
+            extra = None
+    if extra is not None:
+        return _sample_union(pool, extra, lookback, n, day_hi, rng)
     total = pool.count(0, day_hi)
     if total == 0:
         raise ConfigError(
@@ -82,6 +100,21 @@ def sample_map_index(
         )
     pick = rng.choice(total, size=n, replace=total < n)
     t, r, c = pool.unravel(pool.flat[int(pool.day_ptr[0]) + pick])
+    day = t - rng.integers(1, lookback + 1, size=n)
+    return day, r, c
+
+
+def _sample_union(pool, extra, lookback, n, day_hi, rng) -> tuple[np.ndarray, ...]:
+    """:func:`sample_map_index` over the pool's candidates and ``extra`` places together."""
+    n_pool = pool.count(0, day_hi)
+    total = n_pool + len(extra[0])
+    pick = rng.choice(total, size=n, replace=total < n)
+    from_pool = pick < n_pool
+    t, r, c = (np.empty(n, np.int64) for _ in range(3))
+    pt, pr, pc = pool.unravel(pool.flat[int(pool.day_ptr[0]) + pick[from_pool]])
+    t[from_pool], r[from_pool], c[from_pool] = pt, pr, pc
+    j = pick[~from_pool] - n_pool
+    t[~from_pool], r[~from_pool], c[~from_pool] = extra[0][j], extra[1][j], extra[2][j]
     day = t - rng.integers(1, lookback + 1, size=n)
     return day, r, c
 

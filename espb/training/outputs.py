@@ -54,8 +54,10 @@ def _time_metrics(out: RunOutcome) -> dict[str, float]:
 
 
 def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] = ()) -> None:
-    """The end-of-run artifacts and summary metrics, the finishers, then the ``espb_completed``
-    tag (only for a run that completed every meta-epoch) and the run's end status.
+    """The end-of-run artifacts and summary metrics, the finishers, then the completion tags
+    (``espb_completed_dev`` once every development meta-epoch is done, ``espb_completed`` once
+    every meta-epoch is) and the run's end status (FINISHED, or KILLED for a run stopped early
+    other than at the end of the development period when asked to).
 
     Idempotent: a run killed anywhere in here finishes on its next invocation (resumed from its
     last checkpoint with nothing left to train) with every metric logged exactly once and the
@@ -74,6 +76,7 @@ def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] 
     failpoint("finish_metrics")
     for fin in finishers:
         fin(out, tracker)
-    if out.completed:
-        tracker.set_tags({"espb_completed": "true"})
-    tracker.end("FINISHED" if out.completed else "KILLED")
+    done = {"espb_completed_dev": out.dev_completed, "espb_completed": out.completed}
+    tracker.set_tags({k: "true" for k, v in done.items() if v})
+    until_dev = out.plan.settings.run.until == "dev_end"
+    tracker.end("FINISHED" if out.completed or (until_dev and out.dev_completed) else "KILLED")

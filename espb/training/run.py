@@ -53,6 +53,7 @@ class RunOutcome:
     predictions: pd.DataFrame
     #: :func:`espb.training.summary.run_summary` of the records and predictions
     summary: dict[str, float]
+    #: every meta-epoch done
     completed: bool
     wall_s: float
     timing: Timing = field(default_factory=Timing)
@@ -62,6 +63,8 @@ class RunOutcome:
     autoencoder: AutoencoderInfo | None = None
     #: the meta-epoch the run resumed from (-1: started fresh)
     resumed_from: int = -1
+    #: every development meta-epoch done
+    dev_completed: bool = False
 
     @property
     def run_dir(self) -> Path:
@@ -95,7 +98,10 @@ def finished_before(
     trains it again)."""
     if plan.settings.run.force:
         return None
-    run_id = tracker.find_finished(plan.hash, {"cube_key": ident["cube_key"]})
+    inputs = {"cube_key": ident["cube_key"]}
+    run_id = tracker.find_finished(plan.hash, inputs)
+    if run_id is None and plan.settings.run.until == "dev_end":
+        run_id = tracker.find_finished(plan.hash, inputs, tag="espb_completed_dev")
     if run_id is None:
         return None
     where = (
@@ -171,6 +177,9 @@ def train(
     from espb.models.classifier import describe, n_parameters
 
     s_cfg, t_cfg = plan.settings.samples, plan.settings.training
+    if plan.settings.run.until == "dev_end":  # the parameter search: development period only
+        n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
+        t_cfg.max_meta_epochs = min(t_cfg.max_meta_epochs or n_dev, n_dev)
     on_me, prog = run_callbacks(plan, tracker, rep)
     module_kwargs = dict(lookback=s_cfg.lookback, patch=s_cfg.patch, **vars(plan.settings.model))
     trainer = ProgressiveTrainer(
