@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from espb.catalog.build import IngestConfig, RawCatalog, build_events
-from espb.catalog.magnitudes import MagnitudeConfig
+from espb.catalog.magnitudes import PAPER_FAMILY_RELATION, MagnitudeConfig
 from espb.catalog.report import DropReport
 from espb.catalog.synthetic.config import SynthConfig
 from espb.catalog.synthetic.etas import gr_quantile_map, simulate
@@ -166,7 +166,11 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
     mags = _reports(mw_true, cfg, rng["reports"])
     raw = RawCatalog("synthetic", None, raw_events, mags)
     ingest = IngestConfig(
-        magnitudes=MagnitudeConfig(relations=cfg.reports.relations, mw_round=e.delta_m),
+        magnitudes=MagnitudeConfig(
+            relations=cfg.reports.relations,
+            family_relation=dict(PAPER_FAMILY_RELATION),  # Japan: JMA/NIED ML on the MJMA scale
+            mw_round=e.delta_m,
+        ),
         filters=cfg.filters,
     )
     events, report = build_events(raw, ingest)
@@ -225,7 +229,7 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
 def _reports(mw: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> pd.DataFrame:
     """The magnitudes agencies would publish for events of true Mw ``mw`` (long format)."""
     rc = cfg.reports
-    mcfg = MagnitudeConfig(relations=rc.relations)
+    mcfg = MagnitudeConfig(relations=rc.relations, family_relation=dict(PAPER_FAMILY_RELATION))
     n = mw.size
     rows = np.arange(n)
     u = rng.random((5, n))
