@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from espb.faults import failpoint
+from espb.safeio import atomic_write
 from espb.tracking import Tracker
 from espb.training.figures import accuracy_figure
 from espb.training.inputs import RunInputs
@@ -33,8 +34,10 @@ def write_outputs(
         grid = inputs.samples.grid
         pred["lat"] = grid.lat0 + (pred["row"] + 0.5) * grid.res
         pred["lon"] = grid.lon0 + (pred["col"] + 0.5) * grid.res
-        pred.to_parquet(plan.run_dir / "predictions.parquet", index=False)
-    pd.DataFrame(res.records).to_csv(plan.run_dir / "metrics.csv", index=False)
+        with atomic_write(plan.run_dir / "predictions.parquet") as tmp:
+            pred.to_parquet(tmp, index=False)
+    with atomic_write(plan.run_dir / "metrics.csv") as tmp:
+        pd.DataFrame(res.records).to_csv(tmp, index=False)
     tracker.log_artifacts(plan.run_dir / "weights", "weights")  # one call: ~0.1 s per upload
     return pred
 

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from espb.faults import failpoint
 from espb.progress import Reporter
+from espb.safeio import atomic_write
 from espb.tracking import Tracker, tracker_for
 from espb.training.autoencoder import AutoencoderInfo, block_source
 from espb.training.identity import check_same_inputs
@@ -87,7 +88,8 @@ def read_state(plan: RunPlan) -> dict:
 
 
 def write_state(plan: RunPlan, state: dict) -> None:
-    _state_path(plan).write_text(json.dumps(state, indent=1))
+    with atomic_write(_state_path(plan)) as tmp:
+        tmp.write_text(json.dumps(state, indent=1))
 
 
 def finished_before(
@@ -161,7 +163,8 @@ def _write_config(plan: RunPlan) -> None:
     from omegaconf import OmegaConf
 
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    (plan.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(plan.resolved)))
+    with atomic_write(plan.run_dir / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(plan.resolved)))
 
 
 def train(
@@ -199,7 +202,8 @@ def train(
     rep.say(
         f"classifier: {n_parameters(model)} parameters, layout {model.layout}, device {fabric.device}"
     )
-    (plan.run_dir / "model.txt").write_text(describe(model) + "\n")
+    with atomic_write(plan.run_dir / "model.txt") as tmp:
+        tmp.write_text(describe(model) + "\n")
     res = trainer.run(resume=plan.settings.run.resume)
     if res.resumed_from >= 0:
         rep.say(f"resumed from the checkpoint after meta-epoch {res.resumed_from - 1}")
