@@ -269,8 +269,10 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
     pred = write_outputs(plan, inputs, res, tracker)  # 7
     failpoint("after_outputs")
     summ = run_summary(res.records, pred) if res.records else {}
+    n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
     out = RunOutcome(
         plan,
+
         run_id,
         tracker.uri,
         tracker.experiment,
@@ -283,6 +285,7 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
         device=str(fabric.device),
         autoencoder=ae,
         resumed_from=res.resumed_from,
+        dev_completed=len(res.records) >= n_dev,
     )
     finish_run(out, tracker, finishers)
     return out
