@@ -331,6 +331,8 @@ def test_the_test_period_draws_with_its_own_m_lim():
     tab = s.table(L_ME, seed=1, dev_end=29)
     test_neq = tab[(tab["label"] == 0) & (tab["target"] > 29)]
     assert len(test_neq)
-    test_flat = np.ravel_multi_index(tuple(test_neq[k] for k in ("target", "row", "col")), s.excluded.shape)
+    test_flat = np.ravel_multi_index(
+        tuple(test_neq[k] for k in ("target", "row", "col")), s.excluded.shape
+    )
     assert set(test_flat.tolist()) <= set(s.test_pool.flat.tolist())
     assert _build(rows, config=cfg(m_lim=4.5)).test_pool is None

@@ -46,11 +46,15 @@ def test_search_then_continue_equals_a_straight_run(straight, tmp_path):
     assert set(m["phase"]) == {"dev"} and not st["completed"]
     run = client(out).get_run(st["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.tags.get("espb_completed_dev") == "true" and "espb_completed" not in run.data.tags
+    assert (
+        run.data.tags.get("espb_completed_dev") == "true" and "espb_completed" not in run.data.tags
+    )
     again = train(out, *ARGS, "run.until=dev_end")
     assert again.returncode == 0 and "already finished" in again.stderr
     cont = train(out, *ARGS)  # continue through the test period
-    assert cont.returncode == 0 and "resumed from the checkpoint" in cont.stderr, cont.stderr[-2000:]
+    assert cont.returncode == 0 and "resumed from the checkpoint" in cont.stderr, cont.stderr[
+        -2000:
+    ]
     st2 = json.loads((rd / "state.json").read_text())
     assert st2["run_id"] == st["run_id"] and st2["completed"]
     a, b = run_dir_of(straight), rd
