@@ -272,7 +272,6 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
     n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
     out = RunOutcome(
         plan,
-
         run_id,
         tracker.uri,
         tracker.experiment,

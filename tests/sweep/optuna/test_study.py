@@ -1,7 +1,7 @@
-"""Optuna studies (espb.sweep.optuna_study, ``espb optuna``) on the shipped study file at smoke
-scale: the study file's validation, suggest() -> overrides that compose, two workers sharing one
-SQLite study with every trial an MLflow child run, continuing a study with a larger n_trials, and
-a worker stopped (SIGTERM) then killed (SIGKILL) mid-trial: its trials are failed and retried."""
+"""Optuna studies (espb.sweep.optuna, ``espb optuna``) on the shipped study file at smoke scale:
+two workers sharing one SQLite study with every trial an MLflow child run, continuing a study
+with a larger n_trials, and a worker stopped (SIGTERM) then killed (SIGKILL) mid-trial: its
+trials are failed and retried."""
 
 from __future__ import annotations
 
@@ -16,19 +16,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from espb.errors import ConfigError
-from espb.sweep.optuna_study import (
-    check_space_keys,
-    compose_job,
-    hydra_value,
-    job_overrides,
-    load_study_config,
-    space_specs,
-    suggest,
-)
+from espb.sweep.optuna.spec import load_study_config
 
 ESPB = str(Path(sys.executable).with_name("espb"))
-SPEC = Path(__file__).resolve().parents[2] / "sweeps" / "optuna_tpe.yaml"
+SPEC = Path(__file__).resolve().parents[3] / "sweeps" / "optuna_tpe.yaml"
 #: smoke scale: one cube (dr 0.25, dt 150), 1 epoch per meta-epoch; the loss and lr are searched
 SMOKE = [
     "base_overrides=[experiment=smoke,training.epochs=1]",
@@ -96,105 +87,6 @@ def _mlflow_runs(out: Path, study: str) -> tuple[list, list]:
     return parents, children
 
 
-# ---- the study file and suggest() ----
-
-
-def test_shipped_study_file_is_valid() -> None:
-    cfg = load_study_config(SPEC, [])
-    specs = space_specs(cfg.space)
-    assert set(specs) == {
-        "bvalue.dr",
-        "bvalue.dt",
-        "samples.m_lim",
-        "training.loss",
-        "training.l_me",
-        "autoencoder.enabled",
-        "training.lr",
-        "training.epochs",
-    }
-    assert specs["training.lr"] == {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}
-    assert specs["bvalue.dr"]["choices"] == [0.15, 0.25, 0.35, 0.65]
-    assert cfg.direction == "maximize" and cfg.objective == "val_acc_cumulative"
-    assert list(cfg.base_overrides) == ["experiment=sweep_demo"]
-    assert str(cfg.storage).endswith("/optuna.db")
-
-
-@pytest.mark.parametrize(
-    ("override", "key"),
-    [
-        ("objective=f1", "objective"),
-        ("space.training.lr.type=flaot", "space.training.lr.type"),
-        ("space.training.lr.low=0", "space.training.lr.low"),
-        ("space.bvalue.dt.choices=[]", "space.bvalue.dt.choices"),
-        ("space.training.lr.lo=1", "space.training.lr.lo"),
-        ("space.samples.m_lim=4.5", "space.samples.m_lim"),
-        ("n_trial=3", "n_trial"),
-        ("n_trials=0", "n_trials"),
-        ("sampler.type=cmaes", "sampler.type"),
-        ("heartbeat.grace_period=30", "heartbeat.grace_period"),
-        ("base_overrides=experiment=smoke", "base_overrides"),
-    ],
-)
-def test_bad_settings_name_the_key(override: str, key: str) -> None:
-    with pytest.raises(ConfigError) as e:
-        load_study_config(SPEC, [override])
-    assert str(e.value).startswith(key + ":"), str(e.value)
-
-
-def test_suggest_gives_overrides_that_compose(out: Path) -> None:
-    cfg = load_study_config(SPEC, ["objective=auc"])
-    params = {
-        "bvalue.dr": 0.35,
-        "bvalue.dt": 730,
-        "samples.m_lim": 4.0,
-        "training.loss": "bce",
-        "training.l_me": 50,
-        "autoencoder.enabled": False,
-        "training.lr": 3e-4,
-        "training.epochs": 3,
-    }
-    ov = suggest(optuna.trial.FixedTrial(params), cfg.space)
-    assert ov == [
-        "bvalue.dr=0.35",
-        "bvalue.dt=730",
-        "samples.m_lim=4.0",
-        "training.loss=bce",
-        "training.l_me=50",
-        "training.lr=0.0003",
-        "training.epochs=3",
-        "autoencoder.enabled=false",
-    ]
-    job = compose_job(job_overrides(cfg, ov, "http://127.0.0.1:5000"))
-    assert job.name == "optuna_tpe_demo" and job.sweep.name == "tpe_demo"
-    assert job.bvalue.dr == 0.35 and job.bvalue.dt == 730 and job.samples.m_lim == 4.0
-    assert job.training.loss == "bce" and job.training.lr == 3e-4 and job.training.epochs == 3
-    assert job.autoencoder.enabled is False and job.bvalue.name == "sweep_demo"  # the base preset
-    assert job.tracking.uri == "http://127.0.0.1:5000" and job.run.progress is False
-    with pytest.raises(ConfigError, match=r"^space\.training\.lrr:"):
-        check_space_keys(job, {"training": {"lrr": {"type": "float", "low": 1e-4, "high": 1e-2}}})
-
-
-def test_sampled_values_are_in_the_space() -> None:
-    cfg = load_study_config(SPEC, [])
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for _ in range(5):
-        ov = dict(o.split("=", 1) for o in suggest(study.ask(), cfg.space))
-        assert ov["bvalue.dr"] in {"0.15", "0.25", "0.35", "0.65"}
-        assert ov["autoencoder.enabled"] in {"true", "false"}
-        assert 1e-5 <= float(ov["training.lr"]) <= 1e-2 and 1 <= int(ov["training.epochs"]) <= 4
-
-
-def test_hydra_value_quotes_what_hydra_would_misread() -> None:
-    assert [hydra_value(v) for v in (True, None, 1e-5, 4, "mae")] == [
-        "true",
-        "null",
-        "1e-05",
-        "4",
-        "mae",
-    ]
-    assert hydra_value("a b") == "'a b'" and hydra_value("true") == "'true'"
-
-
 # ---- studies through the real command ----
 
 
@@ -232,7 +124,7 @@ def _run_here(study: str, n_trials: int) -> list[str]:
     """``espb optuna run`` in this process (one worker runs in the calling process)."""
     import torch
 
-    from espb.sweep.optuna_study import run_study
+    from espb.sweep.optuna.study import run_study
 
     threads = torch.get_num_threads()
     lines: list[str] = []

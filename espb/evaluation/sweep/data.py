@@ -1,6 +1,6 @@
 """Reading a parameter search (paper Section 3.4, Appendix C) back from MLflow, and logging its
 report to the sweep's parent run. Data access only: the analysis is in
-:mod:`espb.evaluation.sweep_report`.
+:mod:`espb.evaluation.sweep.analysis`.
 
 A sweep is one MLflow experiment with one parent run (tag ``sweep_role=parent``) and one child
 run per configuration (tags ``mlflow.parentRunId``, ``sweep_role=child``, ``config_hash``; params
@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from espb.errors import EspbError
-from espb.evaluation.sweep_report import FACTORS, coerce_factors
+from espb.evaluation.sweep.factors import FACTORS, coerce_factors
 
 #: the prediction columns the report needs (others in the artifact are dropped)
 PRED_COLUMNS = ("meta_epoch", "phase", "date", "label", "score")
@@ -146,25 +146,8 @@ def _download(client: Any, run_id: str, download_dir: Path) -> Path:
     return target
 
 
-def load_sweep(
-    tracking_uri: str, experiment: str, download_dir: Path, progress: Progress | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """The configurations, the predictions and the parent run id of a sweep in MLflow.
-
-    ``configs``: one row per configuration (child runs grouped by ``config_hash``: the most
-    recent FINISHED run, else the most recent run) with ``run_id, run_name, config_hash, status,
-    start_time, end_time``, the six factors (typed) and ``has_predictions``. Only FINISHED runs
-    count as finished; the others are listed with their status and no predictions.
-    ``configs.attrs["parent"]`` holds the parent run's name, tags and params.
-    ``preds``: the predictions of the finished runs (``run_id`` and :data:`PRED_COLUMNS`),
-    downloaded to ``download_dir/<run_id>/predictions.parquet`` unless already there.
-    Raises EspbError when the store cannot be read, the experiment does not exist or has no
-    child runs."""
-    say = progress or (lambda msg: None)
-    # one MLflow progress bar per downloaded file would flood the terminal (432 runs)
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    _check_local_store(tracking_uri, experiment)
-    client = _client(tracking_uri)
+def _experiment(client: Any, tracking_uri: str, experiment: str) -> Any:
+    """The MLflow experiment ``experiment``; EspbError naming what the store holds if absent."""
     try:
         exp = client.get_experiment_by_name(experiment)
     except Exception as exc:
@@ -181,22 +164,16 @@ def load_sweep(
             f"no MLflow experiment {experiment!r} in {tracking_uri}{have}; run the sweep "
             "first, or check --experiment and --tracking-uri"
         )
-    say(f"searching runs of experiment {experiment!r}")
-    runs = _all_runs(client, exp.experiment_id)
-    parent_id, children = _choose_parent(runs)
-    if not children:
-        raise EspbError(
-            f"MLflow experiment {experiment!r} in {tracking_uri} has no child runs of a "
-            f"sweep ({len(runs)} runs, none tagged mlflow.parentRunId); run the sweep "
-            "first, or check --experiment and --tracking-uri"
-        )
-    configs = _dedupe(_config_rows(children))
-    configs = coerce_factors(configs)
-    parent = next((r for r in runs if r.info.run_id == parent_id), None)
+    return exp
+
+
+def _predictions(
+    client: Any, configs: pd.DataFrame, download_dir: Path, say: Progress
+) -> tuple[list[pd.DataFrame], list[str]]:
+    """The predictions of the FINISHED runs of ``configs`` (downloaded once), and the run ids
+    that have them (a FINISHED run without the artifact is listed, with no predictions)."""
     finished = configs.index[configs["status"] == "FINISHED"]
-    have = []
-    frames = []
-    download_dir = Path(download_dir)
+    have, frames = [], []
     for k, i in enumerate(finished, start=1):
         run_id = str(configs.at[i, "run_id"])
         say(f"predictions {k}/{len(finished)}: run {run_id}")
@@ -217,6 +194,41 @@ def load_sweep(
         df.insert(0, "run_id", run_id)
         frames.append(df)
         have.append(run_id)
+    return frames, have
+
+
+def load_sweep(
+    tracking_uri: str, experiment: str, download_dir: Path, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The configurations, the predictions and the parent run id of a sweep in MLflow.
+
+    ``configs``: one row per configuration (child runs grouped by ``config_hash``: the most
+    recent FINISHED run, else the most recent run) with ``run_id, run_name, config_hash, status,
+    start_time, end_time``, the six factors (typed) and ``has_predictions``. Only FINISHED runs
+    count as finished; the others are listed with their status and no predictions.
+    ``configs.attrs["parent"]`` holds the parent run's name, tags and params.
+    ``preds``: the predictions of the finished runs (``run_id`` and :data:`PRED_COLUMNS`),
+    downloaded to ``download_dir/<run_id>/predictions.parquet`` unless already there.
+    Raises EspbError when the store cannot be read, the experiment does not exist or has no
+    child runs."""
+    say = progress or (lambda msg: None)
+    # one MLflow progress bar per downloaded file would flood the terminal (432 runs)
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    _check_local_store(tracking_uri, experiment)
+    client = _client(tracking_uri)
+    exp = _experiment(client, tracking_uri, experiment)
+    say(f"searching runs of experiment {experiment!r}")
+    runs = _all_runs(client, exp.experiment_id)
+    parent_id, children = _choose_parent(runs)
+    if not children:
+        raise EspbError(
+            f"MLflow experiment {experiment!r} in {tracking_uri} has no child runs of a "
+            f"sweep ({len(runs)} runs, none tagged mlflow.parentRunId); run the sweep "
+            "first, or check --experiment and --tracking-uri"
+        )
+    configs = coerce_factors(_dedupe(_config_rows(children)))
+    parent = next((r for r in runs if r.info.run_id == parent_id), None)
+    frames, have = _predictions(client, configs, Path(download_dir), say)
     configs["has_predictions"] = configs["run_id"].isin(have)
     if parent is not None:
         configs.attrs["parent"] = {

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from espb.errors import EspbError
-from espb.evaluation import sweep_data
-from espb.evaluation.sweep_data import PRED_COLUMNS, load_sweep
+from espb.evaluation.sweep import data as sweep_data
+from espb.evaluation.sweep.data import PRED_COLUMNS, load_sweep
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
