@@ -2,15 +2,17 @@
 
 Features of cell-day ``(d, c)``: ``log(1 + n_{R,N}(d, c))`` for every radius ``R`` in
 ``radii_deg`` and window ``N`` in ``windows_days``, where ``n_{R,N}`` counts the catalog events
-(``Mw >= min_mag``; all when None) on the days ``d-N .. d-1`` whose cell centre lies within ``R``
+(``Mw >= min_mag``, default 3.5; all when None) on the days ``d-N .. d-1`` whose cell centre lies within ``R``
 degrees (planar, like the cube's ``n_events``) of the centre of ``c`` (events binned to cells).
+With ``disjoint_windows`` (default) the windows are the lag bins [0, N1), [N1, N2), ... instead.
 The model ``P(y = 1 | x) = 1 / (1 + exp(-(b0 + b . x)))`` (scikit-learn's
 ``LogisticRegression``: Newton-Cholesky, L2 with ``C``, standardised features) is refitted at
 the start of every segment of ``refit_days`` (anchored at the first eligible day) on the
 cell-days *before* the segment: all
 target cell-days and a deterministic subsample of the others (a hash of the cell-day below
 ``f = min(1, max_train_rows / past cell-days)``, weighted ``1/f``, so the fit is that of the full
-data in expectation). Until ``min_positives`` target cell-days exist, the uniform baseline
+data in expectation); with ``monotone`` a feature whose coefficient comes out negative is
+dropped and the model refitted, until none is (more events never lower the probability). Until ``min_positives`` target cell-days exist, the uniform baseline
 stands in. This is the aftershock-driven competitor: high where the catalog was recently busy.
 """
 
@@ -39,11 +41,16 @@ _DAY_CHUNK = 512
 @dataclass
 class RecentConfig:
     windows_days: list[int] = field(default_factory=lambda: [1, 7, 30, 180])
+    #: features from the lag bins [0, N1), [N1, N2), ... instead of nested windows
+    disjoint_windows: bool = True
+    #: drop features with a negative coefficient (refit) so the model is monotone
+    monotone: bool = True
     radii_deg: list[float] = field(default_factory=lambda: [0.25])
-    #: counted events (None: all)
-    min_mag: float | None = None
+    #: counted events (None: all). 3.5 is far less sensitive to the short-term incompleteness
+    #: after large events than all magnitudes (chosen on the demo's development period)
+    min_mag: float | None = 3.5
     refit_days: int = 30
-    max_train_rows: int = 200_000
+    max_train_rows: int = 50_000
     min_positives: int = 5
     #: inverse L2 strength of scikit-learn's LogisticRegression
     C: float = 1.0
@@ -54,6 +61,10 @@ class RecentConfig:
     def validate(self) -> None:
         if not self.windows_days or min(self.windows_days) < 1:
             raise ConfigError(f"recent.windows_days must be >= 1 day each, not {self.windows_days}")
+        if self.disjoint_windows and len(set(self.windows_days)) != len(self.windows_days):
+            raise ConfigError(
+                f"recent.windows_days must differ for disjoint_windows: {self.windows_days}"
+            )
         if not self.radii_deg or min(self.radii_deg) < 0:
             raise ConfigError(f"recent.radii_deg must be >= 0 each, not {self.radii_deg}")
         if int(self.refit_days) < 1:
@@ -109,25 +120,37 @@ def disk_counts(
     return out
 
 
+def _counts_to_features(cols: list[np.ndarray], cfg: RecentConfig) -> np.ndarray:
+    """log(1 + count) per window; with ``disjoint_windows`` the windows become the lag bins
+    [0, N1), [N1, N2), ... (sorted), which are far less collinear."""
+    if cfg.disjoint_windows:
+        nw = len(cfg.windows_days)
+        out = []
+        for i in range(len(cols) // nw):
+            grp = cols[i * nw : (i + 1) * nw]
+            out += [grp[0]] + [grp[j] - grp[j - 1] for j in range(1, nw)]
+        cols = out
+    return np.stack([np.log1p(c.astype(np.float64)) for c in cols], axis=-1)
+
+
 def _features(cums: list[np.ndarray], cfg: RecentConfig, day: np.ndarray, back: int):
     """``(len(day), rows*cols, n_features)`` float64 features of every eligible cell."""
     cols = [
-        np.log1p(_window_counts(cum, day, int(n), back).reshape(day.size, -1).astype(np.float64))
+        _window_counts(cum, day, int(n), back).reshape(day.size, -1)
         for cum in cums
-        for n in cfg.windows_days
+        for n in sorted(cfg.windows_days)
     ]
-    return np.stack(cols, axis=-1)
+    return _counts_to_features(cols, cfg)
 
 
 def _row_features(cums: list[np.ndarray], cfg: RecentConfig, day, cell, back: int):
     """``(len(day), n_features)`` features of the cell-days ``(day[i], cell[i])``."""
-    cols = []
-    for cum in cums:
-        flat = cum.reshape(cum.shape[0], -1)
-        for n in cfg.windows_days:
-            cnt = _window_counts(flat, day, int(n), back, cell)
-            cols.append(np.log1p(cnt.astype(np.float64)))
-    return np.stack(cols, axis=-1)
+    cols = [
+        _window_counts(cum.reshape(cum.shape[0], -1), day, int(n), back, cell)
+        for cum in cums
+        for n in sorted(cfg.windows_days)
+    ]
+    return _counts_to_features(cols, cfg)
 
 
 def _hash_uniform(flat: np.ndarray, seed: int) -> np.ndarray:
@@ -140,23 +163,47 @@ def _hash_uniform(flat: np.ndarray, seed: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, cfg: RecentConfig) -> Pipeline:
-    """scikit-learn's logistic regression (on standardised features) of the rows, identical
-    rows merged with their weights summed (the same likelihood, fewer rows: counts repeat)."""
+@dataclass
+class _Monotone:
+    """A fitted logistic regression on the features ``keep`` (all coefficients >= 0), or a
+    constant probability when no feature is kept."""
+
+    model: Pipeline | None
+    keep: list[int]
+    rate: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return np.full(x.shape[0], self.rate)
+        with threadpool_limits(1):
+            return self.model.predict_proba(x[:, self.keep])[:, 1]
+
+
+def _fit(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, cfg: RecentConfig) -> _Monotone:
+    """scikit-learn's logistic regression (standardised features) of the rows, identical rows
+    merged with their weights summed (the same likelihood, fewer rows: counts repeat). While a
+    coefficient is negative the most negative feature is dropped and the model refitted, so
+    more recent events never lower the probability (no wild extrapolation beyond the past)."""
     key = np.concatenate([x, y[:, None].astype(np.float64)], axis=1)
     order = np.lexsort(key.T[::-1])
     key = key[order]
     start = np.concatenate([[True], np.any(key[1:] != key[:-1], axis=1)])
-    group = np.cumsum(start) - 1
-    w = np.bincount(group, weights=wgt[order])
+    w = np.bincount(np.cumsum(start) - 1, weights=wgt[order])
     uniq = key[start]
-    model = make_pipeline(
-        StandardScaler(),
-        LogisticRegression(C=cfg.C, solver="newton-cholesky", max_iter=500, tol=1e-10),
-    )
-    with threadpool_limits(1):  # tiny problems: threads only contend
-        model.fit(uniq[:, :-1], uniq[:, -1].astype(np.int8), logisticregression__sample_weight=w)
-    return model
+    yy = uniq[:, -1].astype(np.int8)
+    keep = list(range(x.shape[1]))
+    while keep:
+        model = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=cfg.C, solver="newton-cholesky", max_iter=500, tol=1e-10),
+        )
+        with threadpool_limits(1):  # tiny problems: threads only contend
+            model.fit(uniq[:, keep], yy, logisticregression__sample_weight=w)
+        coef = model[-1].coef_[0]
+        if coef.min() >= 0 or not cfg.monotone:
+            return _Monotone(model, keep, 0.0)
+        keep.pop(int(np.argmin(coef)))
+    return _Monotone(None, [], float((w * yy).sum() / w.sum()))
 
 
 def recent(
@@ -200,9 +247,7 @@ def recent(
         model = _fit(x, yy, np.where(yy, 1.0, 1.0 / f), cfg)
         n_fits += 1
         xf = _features(cums, cfg, d[sel], back)
-        with threadpool_limits(1):
-            prob = model.predict_proba(xf.reshape(-1, xf.shape[-1]))[:, 1]
-        out[sel] = prob.reshape(-1, n_cells)
+        out[sel] = model.predict(xf.reshape(-1, xf.shape[-1])).reshape(-1, n_cells)
     _, h, w = eligible.shape
     attrs = {k: v for k, v in asdict(cfg).items() if k != "uniform"}
     attrs["n_fits"] = n_fits

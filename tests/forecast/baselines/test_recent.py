@@ -4,6 +4,7 @@ uniform fallback, that it ranks busy cells higher, and the no-future property wi
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,7 +24,9 @@ from tests.forecast.baselines.helpers import (
 )
 
 rc = importlib.import_module("espb.forecast.baselines.recent")
-CFG = RecentConfig(windows_days=[1, 7, 30], radii_deg=[0.15], refit_days=15, max_train_rows=3000)
+CFG = RecentConfig(
+    windows_days=[1, 7, 30], radii_deg=[0.15], min_mag=None, refit_days=15, max_train_rows=3000
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +61,23 @@ def test_merged_rows_fit_equals_the_full_fit() -> None:
     x = np.log1p(rng.poisson(3, (4000, 3))).astype(float)
     y = rng.random(4000) < 1 / (1 + np.exp(-(-3 + 0.8 * x[:, 0])))
     w = np.where(y, 1.0, 2.0)
-    merged = rc._fit(x, y, w, CFG)
+    merged = rc._fit(x, y, w, replace(CFG, monotone=False))
     full = make_pipeline(
         StandardScaler(), LogisticRegression(C=CFG.C, solver="newton-cholesky", tol=1e-10)
     )
     full.fit(x, y.astype(np.int8), logisticregression__sample_weight=w)
-    np.testing.assert_allclose(
-        merged.predict_proba(x)[:, 1], full.predict_proba(x)[:, 1], rtol=2e-3
-    )
+    np.testing.assert_allclose(merged.predict(x), full.predict_proba(x)[:, 1], rtol=2e-3)
+
+
+def test_monotone_fit_drops_negative_coefficients() -> None:
+    rng = np.random.default_rng(1)
+    x = np.log1p(rng.poisson(3, (4000, 3))).astype(float)
+    y = rng.random(4000) < 1 / (1 + np.exp(-(-2 + 0.8 * x[:, 0] - 0.9 * x[:, 1])))
+    m = rc._fit(x, y, np.ones(4000), CFG)
+    assert 1 not in m.keep and 0 in m.keep
+    assert np.all(m.model[-1].coef_ >= 0)
+    free = rc._fit(x, y, np.ones(4000), replace(CFG, monotone=False))
+    assert free.model[-1].coef_[0][1] < 0
 
 
 def test_recent_activity_ranks_busy_cells_higher(case) -> None:
