@@ -39,9 +39,17 @@ def forecast_days(eligible: Eligible, days: np.ndarray | None) -> np.ndarray:
     """The requested grid day indices, sorted and unique (all eligible days when None).
 
     Raises :class:`EspbError` for a day outside the eligible days."""
+    if eligible.shape[1] == 0 or eligible.shape[2] == 0:
+        raise EspbError("no eligible cells: the grid is smaller than one patch; use a larger grid")
     if days is None:
-        return np.arange(eligible.day_lo, eligible.n_days, dtype=np.int64)
-    d = np.unique(np.asarray(days, dtype=np.int64))
+        d = np.arange(eligible.day_lo, eligible.n_days, dtype=np.int64)
+    else:
+        d = np.unique(np.asarray(days, dtype=np.int64))
+    if d.size == 0:
+        raise EspbError(
+            f"no forecast days: the eligible days are [{eligible.day_lo}, {eligible.n_days}) "
+            "(a full lookback is needed before a day); pass days inside that range"
+        )
     bad = d[(d < eligible.day_lo) | (d >= eligible.n_days)]
     if bad.size:
         raise EspbError(
@@ -49,8 +57,6 @@ def forecast_days(eligible: Eligible, days: np.ndarray | None) -> np.ndarray:
             f"[{eligible.day_lo}, {eligible.n_days}) (a full lookback is needed before a day); "
             "pass days inside that range"
         )
-    if eligible.shape[1] == 0 or eligible.shape[2] == 0:
-        raise EspbError("no eligible cells: the grid is smaller than one patch")
     return d
 
 

@@ -74,7 +74,7 @@ class OracleConfig:
     #: step in log s of the sum-of-exponentials Omori-Utsu quadrature (0.5: rel. error ~1e-6)
     soe_step: float = 0.5
     #: Gauss-Legendre points per axis averaging a far-field source over its cell
-    far_source_points: int = 2
+    far_source_points: int = 1
     #: rupture quadrature points per kernel scale D along each side of a line source
     rupture_points_per_scale: float = 2.0
     #: Gauss-Legendre points per axis for the background and magnitude cell integrals
