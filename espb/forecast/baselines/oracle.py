@@ -31,8 +31,8 @@ Speed (exact up to stated tolerances): the Omori-Utsu differences are a sum of e
 relative error checked and reported), so each parent enters running per-cell states once and
 every day costs one decay; a parent's kernel is integrated exactly over the cells within
 ``near_cells`` of its own and reaches the others through a far-field matrix from its source cell
-(its position averaged over that cell). Parents with a wider or extended kernel (D > d_km, line
-sources) are integrated exactly over every cell. The placed mainshock (its own c and p) is exact.
+(the parent at the cell centre; measured errors in docs/forecasts.md). Parents with a wider or
+extended kernel (D > d_km, line sources) are integrated exactly over every cell. The placed mainshock (its own c and p) is exact.
 """
 
 from __future__ import annotations
