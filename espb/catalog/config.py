@@ -1,7 +1,7 @@
 """Ingest settings: which events enter the event table and how their values are read.
 
 Defaults are the paper's (Section 2: region 35-46 N x 135-146 E, depth <= 70 km), except that
-ML is taken as Mw where the paper's preset (``conf/catalog/ingest/paper.yaml``) converts it with
+ML is taken as Mw where the paper's preset (``presets/catalog/ingest/paper.yaml``) converts it with
 the MJMA relation (see :mod:`espb.catalog.magnitudes`). Every setting is validated here, with a
 message naming the key; non-finite and absurd numbers are errors, not silent no-ops.
 """
@@ -216,12 +216,13 @@ def load_ingest_config(
 ) -> IngestConfig:
     """An :class:`IngestConfig` from defaults, a YAML file, then dotted overrides.
 
-    ``config`` is a path, or the name of a file in ``conf/catalog/ingest/`` (``paper``,
+    ``config`` is a path, or the name of a file in ``presets/catalog/ingest/`` (``paper``,
     ``scordilis2006``). Misspelled keys and wrong types fail with a message naming the key.
     """
     from espb.config import load_config, resolve_preset
+    from espb.paths import presets_dir
 
-    preset = resolve_preset(config, "catalog/ingest") if config is not None else None
+    preset = resolve_preset(config, "catalog/ingest", presets_dir()) if config is not None else None
     return load_config(IngestConfig, preset, overrides)
 
 

@@ -23,7 +23,7 @@ agree with the Californian ML over about M 3-7 (Hanks & Kanamori 1979, JGR 84(B5
 keeping a catalog's own ML keeps its b-value on the scale regional studies report. Below about
 M 2-3 the two scales diverge (Mw ~ 2/3 ML + c; Deichmann 2017, BSSA 107(2):505-520), which a
 regional relation file must handle. The MJMA relation is Japan's: the paper's preset
-(``conf/catalog/ingest/paper.yaml``, :data:`PAPER_FAMILY_RELATION`) converts ML with it, as the
+(``presets/catalog/ingest/paper.yaml``, :data:`PAPER_FAMILY_RELATION`) converts ML with it, as the
 paper did; applied to a Californian or Swiss ML catalog it would inflate b by 1/0.58 ~ 1.7.
 ``family_relation`` (``--ml-relation``) chooses per family: ``identity``, ``drop``, or a relation
 of the set. The ingest report says which relation converted how many events of each type.

@@ -4,6 +4,7 @@ espb.sweep.run).
 espb sweep jobs paper_432 [OVERRIDES] [--count]
 espb sweep prepare paper_432 experiment=sweep_demo name=demo_432 [--jobs N]
 espb sweep run paper_432 experiment=sweep_demo name=demo_432 [--jobs N] [--no-server]
+espb sweep continue paper_432 [OVERRIDES] [--select table2|best|best_mlim49|top]
 """
 
 from __future__ import annotations
@@ -89,3 +90,29 @@ def run_cmd(
             f"--experiment {res.experiment}"
         )
     say(f"browse it: make ui OUT={res.out_dir}   (experiment '{res.experiment}')")
+
+
+@sweep_app.command("continue")
+def continue_cmd(
+    sweep: SweepArg,
+    overrides: Overrides = None,
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            help="table2 (the best overall and the best with M_lim 4.9, the paper's two "
+            "models) | best | best_mlim49 | top",
+        ),
+    ] = "table2",
+    top: Annotated[int, typer.Option(help="with --select top: how many")] = 2,
+) -> None:
+    """Continue the configurations selected on the development period through the test
+    period (the paper's protocol: search to dev_end, then only the selected models to 2022)."""
+    from espb.sweep.continuation import continue_sweep
+
+    res = continue_sweep(sweep, overrides or [], select, top, say)
+    for row, rc in zip(res.selected, res.rcs, strict=False):
+        state = "continued through the test period" if rc == 0 else f"FAILED (status {rc})"
+        say(f"  {row.get('config_hash', '?')}: {state}")
+    if len(res.rcs) < len(res.selected) or any(res.rcs):
+        raise EspbError("a continuation failed; re-run the same command to resume it")

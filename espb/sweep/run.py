@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from espb.sweep.owner import SweepOwner, own_sweep
 from espb.sweep.supervise import Say, interrupts, run_children, tracking_for_parallel
 
 #: seconds the multirun's processes have to stop after SIGTERM, then SIGKILL (and 10 s more)
@@ -109,12 +110,16 @@ def multirun_command(sweep: str | Path, overrides: Sequence[str], n_jobs: int | 
     return cmd + ([f"hydra.launcher.n_jobs={n_jobs}"] if n_jobs is not None else [])
 
 
-def run_multirun(cmd: Sequence[str], say: Say = print) -> int:
+def run_multirun(cmd: Sequence[str], say: Say = print, owner: SweepOwner | None = None) -> int:
     """Run the multirun in its own process group; Ctrl-C or SIGTERM stops the whole group (the
     multirun and its worker processes) and returns 130. Jobs stopped this way resume from their
-    last meta-epoch checkpoint when the same sweep command is run again."""
+    last meta-epoch checkpoint when the same sweep command is run again. ``owner`` records the
+    group, so that a re-run after a kill of this process stops it first."""
     msg = "interrupted: stopping the sweep's jobs (re-run the same command to resume)"
-    interrupted, (rc,) = run_children([cmd], term_wait=STOP_WAIT, on_interrupt=lambda: say(msg))
+    record = (lambda p: owner.add_group(p.pid)) if owner is not None else None
+    interrupted, (rc,) = run_children(
+        [cmd], term_wait=STOP_WAIT, on_interrupt=lambda: say(msg), on_start=record
+    )
     return 130 if interrupted else int(rc if rc is not None else 1)
 
 
@@ -138,7 +143,6 @@ def run_sweep(
     from omegaconf import OmegaConf
 
     from espb.sweep.plan import compose_sweep, split_overrides
-    from espb.tracking import default_uri
 
     overrides = list(overrides)
     cfg = compose_sweep(sweep, split_overrides(overrides)[1])
@@ -149,21 +153,47 @@ def run_sweep(
     n_jobs = n_jobs or (os.cpu_count() or 1)
     res = SweepRun(str(sweep), str(cfg.name), experiment, out_dir, 0, 0)
     t0 = time.perf_counter()
-    if prepare:
-        res.timings["prepare_s"] = prepare_sweep(sweep, overrides, n_jobs, say).wall_s
     cmd = multirun_command(sweep, overrides, n_jobs if local else None)
     log = out_dir / "hydra" / str(cfg.name) / "mlflow-server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     parallel = server and (not local or n_jobs > 1)
+    with own_sweep(log.parent, str(cfg.name), say) as owner:
+        if prepare:
+            res.timings["prepare_s"] = prepare_sweep(sweep, overrides, n_jobs, say).wall_s
+        _sweep_and_report(res, cmd, parallel, tracking.get("uri"), log, report, owner, say)
+    res.wall_s = time.perf_counter() - t0
+    return res
+
+
+def _sweep_and_report(
+    res: SweepRun,
+    cmd: list[str],
+    parallel: bool,
+    given_uri: str | None,
+    log: Path,
+    report: bool,
+    owner: SweepOwner,
+    say: Say,
+) -> None:
+    """The multirun (through a loopback tracking server when ``parallel`` and no URI is
+    given), then the report; Ctrl-C or SIGTERM at any point sets the exit status 130."""
+    from espb.tracking import default_uri
+
     with interrupts():
         try:
             with tracking_for_parallel(
-                parallel, tracking.get("uri"), out_dir, log, say, "the sweep's jobs"
+                parallel,
+                given_uri,
+                res.out_dir,
+                log,
+                say,
+                "the sweep's jobs",
+                on_start=owner.add_group,
             ) as served:
-                res.rc = _timed(res, "sweep_s", lambda: _launch(cmd, served, say))
+                res.rc = _timed(res, "sweep_s", lambda: _launch(cmd, served, say, owner))
                 if res.rc == 0 and report:
-                    uri = served or tracking.get("uri") or default_uri(out_dir)
-                    cmd_r = report_command(experiment, uri)
+                    uri = served or given_uri or default_uri(res.out_dir)
+                    cmd_r = report_command(res.experiment, uri)
                     res.report_rc = _timed(res, "report_s", lambda: subprocess.call(cmd_r))
         except KeyboardInterrupt:  # while the tracking server started, or the report ran
             say("interrupted (re-run the same command to resume)")
@@ -171,14 +201,12 @@ def run_sweep(
                 res.report_rc = 130
             else:
                 res.rc = 130
-    res.wall_s = time.perf_counter() - t0
-    return res
 
 
-def _launch(cmd: list[str], uri: str | None, say: Say) -> int:
+def _launch(cmd: list[str], uri: str | None, say: Say, owner: SweepOwner | None = None) -> int:
     full = cmd + ([f"tracking.uri={uri}"] if uri else [])
     say(f"$ {' '.join(full)}")
-    return run_multirun(full, say)
+    return run_multirun(full, say, owner)
 
 
 def _timed(res: SweepRun, key: str, fn) -> int:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from espb.sweep.server import die_with_parent
+
 #: the signals that stop a sweep: Ctrl-C and ``kill`` / a batch system's stop
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
@@ -96,6 +98,7 @@ def run_children(
     term_wait: float = 30.0,
     kill_wait: float = 10.0,
     on_interrupt: Callable[[], None] | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
 ) -> tuple[bool, list[int | None]]:
     """Run ``cmds`` at once, each in its own process group (a new session), until all exit.
 
@@ -112,8 +115,11 @@ def run_children(
                         list(cmd),
                         env=dict(env) if env is not None else None,
                         start_new_session=True,
+                        preexec_fn=die_with_parent,
                     )
                 )
+                if on_start is not None:
+                    on_start(procs[-1])
             for p in procs:
                 p.wait()
         except KeyboardInterrupt:
@@ -137,6 +143,7 @@ def tracking_for_parallel(
     log_path: str | Path,
     say: Say = print,
     what: str = "the jobs",
+    on_start: Callable[[int], None] | None = None,
 ) -> Iterator[str | None]:
     """The rule for jobs that log to MLflow at the same time: when ``parallel`` and no
     ``tracking_uri`` is given, start a loopback tracking server over the default store of
@@ -152,6 +159,6 @@ def tracking_for_parallel(
     out = Path(out_dir)
     store = default_uri(out)
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with tracking_server(store, out / "mlartifacts", log_path=log_path) as uri:
+    with tracking_server(store, out / "mlartifacts", log_path=log_path, on_start=on_start) as uri:
         say(f"MLflow tracking server for {what}: {uri} (store {store}; log {log_path})")
         yield uri
