@@ -122,3 +122,18 @@ def inputs(run_dir: Path, b: np.ndarray, events: pd.DataFrame, ae=None, tag: str
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     g = grid(*b.shape)
     return RunInputs(cfg, events, b, g, f"cube-{tag}", f"cat-{tag}", ae, "ae-x" if ae else None)
+
+
+def write_predictions(run_dir: Path, n: int, n_days: int, lookback: int, seed: int = 0) -> Path:
+    """A predictions.parquet of validation samples (label, score related)."""
+    rng = np.random.default_rng(seed)
+    lab = rng.integers(0, 2, n)
+    df = pd.DataFrame(
+        {
+            "target": rng.integers(lookback, n_days, n),
+            "label": lab,
+            "score": 1 / (1 + np.exp(-rng.normal(2 * lab - 1, 1.0))),
+        }
+    )
+    df.to_parquet(run_dir / "predictions.parquet", index=False)
+    return run_dir / "predictions.parquet"
