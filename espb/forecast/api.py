@@ -31,7 +31,7 @@ from espb.errors import ConfigError, EspbError
 from espb.forecast.calibration import CODES, CalibrationConfig, calibrate, expit, logit
 from espb.forecast.engine import Progress, dense_logits
 from espb.forecast.folded import fold
-from espb.forecast.run_inputs import RunInputs, load_run_inputs, read_config
+from espb.forecast.run_inputs import RunInputs, load_run_inputs, read_config, tune_allocator
 from espb.forecast.snapshots import assign_snapshots, load_snapshot, read_schedule, weights_path
 from espb.forecast.store import cache_root, cached, file_digest, forecast_key, store_path
 from espb.forecast.targets import Eligible, target_cube
@@ -115,6 +115,7 @@ def forecast_run(
     )
 
     def build() -> xr.Dataset:
+        tune_allocator()
         t0 = time.perf_counter()
         nets = {k: fold(load_snapshot(run_dir, k, cfg)) for k in used}
         lg, timing = dense_logits(

@@ -133,3 +133,10 @@ def block_source(b: np.ndarray, table: pd.DataFrame, lookback: int, patch: int):
     from espb.training.blocks import BlockSource
 
     return BlockSource(b, table, lookback, patch, torch.device("cpu"))
+
+
+def tune_allocator() -> bool:
+    """The training layer's glibc allocator setting (large blocks stay in the heap)."""
+    from espb.training.perf import tune_allocator as tune
+
+    return tune()
