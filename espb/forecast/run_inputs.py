@@ -65,7 +65,8 @@ def load_run_inputs(run_dir: Path, cfg: dict | None = None, say=print) -> RunInp
     run_dir = Path(run_dir)
     cfg = cfg or read_config(run_dir)
     rep = Reporter(say=say)
-    out_dir = Path(cfg.get("out_dir") or run_dir.parents[2])
+    # the run folder is <out_dir>/runs/<name>/<hash>: where its synthetic catalog was written
+    out_dir = run_dir.resolve().parents[2]
     events = load_catalog(cfg["catalog"], out_dir, rep)
     cube_cfg = from_node(CubeConfig, cfg["bvalue"], "bvalue")
     cube = get_cube(events, cube_cfg, cache_root(cfg.get("cache_dir")), on_wait=say)

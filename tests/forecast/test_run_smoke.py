@@ -49,8 +49,8 @@ def test_dense_forecast_reproduces_validation(runs, which):
     ds = forecast_run(run, "all", cache_dir=cache, say=lambda s: None)
     assert ds.attrs["autoencoder_key"] != "off" if which else ds.attrs["autoencoder_key"] == "off"
     p = pd.read_parquet(run / "predictions.parquet")
-    k = np.searchsorted(ds["time"].values, p["date"].values)
-    assert (ds["time"].values[k] == p["date"].values).all()
+    k = np.searchsorted(ds["time"].values, p["date"].to_numpy())
+    assert (ds["time"].values[k] == p["date"].to_numpy()).all()
     np.testing.assert_array_equal(ds["snapshot"].values[k], p["meta_epoch"].to_numpy())
     got = ds["score"].values[k, p["row"].to_numpy(), p["col"].to_numpy()]
     assert np.abs(got - p["score"].to_numpy()).max() < 1e-5
