@@ -82,7 +82,14 @@ def dense_logits(
     _, n_rows, n_cols = elig.shape
     out = np.full((len(assign), n_rows, n_cols), np.nan, dtype=np.float32)
     work = runs(assign)
-    timing = {"classifier_s": 0.0, "autoencoder_s": 0.0, "calls": 0, "ae_maps": 0}
+    timing = {
+        "classifier_s": 0.0,
+        "autoencoder_s": 0.0,
+        "classifier_cpu_s": 0.0,
+        "autoencoder_cpu_s": 0.0,
+        "calls": 0,
+        "ae_maps": 0,
+    }
     if not work or n_rows == 0 or n_cols == 0:
         return out, timing
     days = day0 + np.arange(len(assign))
@@ -113,10 +120,11 @@ def _grid(nets, work, days, bt, elig, out, budget, timing, progress) -> None:
             for r0 in range(0, n_rows, rows):
                 r1 = min(r0 + rows, n_rows)
                 top = elig.row_lo + r0 - h
-                t0 = time.perf_counter()
+                t0, c0_ = time.perf_counter(), time.process_time()
                 x = bt[lo : int(dd[-1]), top : top + (r1 - r0) + net.patch - 1, c0:c1]
                 out[s + a : s + z, r0:r1] = grid_logits(net, x, lo, dd).numpy()
                 timing["classifier_s"] += time.perf_counter() - t0
+                timing["classifier_cpu_s"] += time.process_time() - c0_
                 timing["calls"] += 1
                 done += (z - a) * (r1 - r0)
                 if progress is not None:
@@ -127,7 +135,8 @@ def _window_tile(nets, work, days, n_windows: int, patch: int, budget: int) -> i
     """Windows per tile: the residual store of all needed days within half the budget."""
     span = int(days[work[-1][1] - 1]) - (int(days[work[0][0]]) - next(iter(nets.values())).lookback)
     per_window = span * patch * patch * F32 * 3  # the maps, their residuals, the store
-    return int(max(1, min(n_windows, (budget // 2) // max(per_window, 1))))
+    tile = int(max(1, min(n_windows, (budget // 2) // max(per_window, 1))))
+    return math.ceil(n_windows / math.ceil(n_windows / tile))  # equal tiles, not 78 + 1
 
 
 def _windows(nets, work, days, bt, elig, ae, out, budget, timing, progress) -> None:
@@ -147,22 +156,24 @@ def _windows(nets, work, days, bt, elig, ae, out, budget, timing, progress) -> N
         wi = np.arange(w0, w1)
         rr = torch.as_tensor(wi // n_cols + elig.row_lo - h)
         cc = torch.as_tensor(wi % n_cols + elig.col_lo - h)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         maps = wins[d_lo:d_hi][:, rr, cc]  # (T, n, P, P), a copy
         res = ae.residual(maps.reshape(-1, patch, patch), chunk=4096)
         store = window_store(res.view(maps.shape), k)
         del maps, res
         timing["autoencoder_s"] += time.perf_counter() - t0
+        timing["autoencoder_cpu_s"] += time.process_time() - c0
         timing["ae_maps"] += int(store.shape[0] * store.shape[1])
         for s, e, snap in work:
             net = nets[snap]
             sz = stage_sizes(net, np.arange(e - s), (w1 - w0, patch, patch), False)
             per = max(1, int((e - s) * (budget // 2) / max(peak_bytes(sz), 1)))
             for a, z in _day_chunks(e - s, per):
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 lg = window_logits(net, store, d_lo, days[s + a : s + z])
                 flat[s + a : s + z, w0:w1] = lg.numpy()
                 timing["classifier_s"] += time.perf_counter() - t1
+                timing["classifier_cpu_s"] += time.process_time() - c1
                 timing["calls"] += 1
             done += (e - s) * (w1 - w0)
             if progress is not None:
