@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,13 @@ from espb.forecast.calibration import CODES, CalibrationConfig, calibrate, expit
 from espb.forecast.engine import Progress, dense_logits
 from espb.forecast.folded import fold
 from espb.forecast.run_inputs import RunInputs, load_run_inputs, read_config, tune_allocator
-from espb.forecast.snapshots import assign_snapshots, load_snapshot, read_schedule, weights_path
+from espb.forecast.snapshots import (
+    Schedule,
+    assign_snapshots,
+    load_snapshot,
+    read_schedule,
+    weights_path,
+)
 from espb.forecast.store import cache_root, cached, file_digest, forecast_key, store_path
 from espb.forecast.targets import Eligible, target_cube
 
@@ -62,6 +69,26 @@ def period_days(period: str | tuple[str, str], elig: Eligible, grid, dev_end: st
     return d
 
 
+@dataclass
+class _Job:
+    """Everything a forecast is computed from, and its cache key."""
+
+    run_dir: Path
+    cfg: dict
+    cal: CalibrationConfig
+    inp: RunInputs
+    elig: Eligible
+    sched: Schedule
+    days: np.ndarray  # the period's days (output)
+    d0: int  # first scored day (earlier than days[0] when the calibration map needs history)
+    assign: np.ndarray  # snapshot per scored day
+    in_sample: np.ndarray
+    used: list[int]
+    config_hash: str
+    settings: dict
+    key: str
+
+
 def forecast_run(
     run_dir: str | Path,
     period: str | tuple[str, str] = "test",
@@ -80,7 +107,17 @@ def forecast_run(
     ``snapshot``: ``time_forward`` (each day by the snapshot trained before its segment),
     ``latest`` or a meta-epoch index. ``inputs``: catalog, cube and autoencoder, if already loaded
     (else :func:`espb.forecast.run_inputs.load_run_inputs`)."""
-    run_dir = Path(run_dir)
+    job = _plan(Path(run_dir), period, snapshot, calibration, inputs, say)
+    root = cache_root(cache_dir or job.cfg.get("cache_dir"))
+    path = store_path(root, job.run_dir.parent.name, job.config_hash, job.key)
+    ds, built = cached(
+        path, job.key, lambda: _compute(job, budget_mb << 20, progress), refresh, on_wait=say
+    )
+    say(f"forecast {path.name}: {'computed' if built else 'from cache'}")
+    return ds
+
+
+def _plan(run_dir: Path, period, snapshot, calibration, inputs, say) -> _Job:
     cfg = read_config(run_dir)
     cal = calibration or CalibrationConfig()
     cal.validate()
@@ -91,8 +128,7 @@ def forecast_run(
     days = period_days(period, elig, inp.grid, cfg["training"]["dev_end"])
     # the dense calibration map needs scores of the days before the period too
     d0 = max(int(days[0]) - cal.dense_history, elig.day_lo)
-    score_days = np.arange(d0, int(days[-1]) + 1)
-    assign, in_sample = assign_snapshots(score_days, sched, snapshot)
+    assign, in_sample = assign_snapshots(np.arange(d0, int(days[-1]) + 1), sched, snapshot)
     used = sorted(int(k) for k in np.unique(assign[assign >= 0]))
     config_hash = _config_hash(run_dir)
     settings = {
@@ -110,57 +146,58 @@ def forecast_run(
             "settings": settings,
         }
     )
-    path = store_path(
-        cache_root(cache_dir or cfg.get("cache_dir")), run_dir.parent.name, config_hash, key
+    return _Job(
+        run_dir,
+        cfg,
+        cal,
+        inp,
+        elig,
+        sched,
+        days,
+        d0,
+        assign,
+        in_sample,
+        used,
+        config_hash,
+        settings,
+        key,
     )
 
-    def build() -> xr.Dataset:
-        tune_allocator()
-        t0 = time.perf_counter()
-        nets = {k: fold(load_snapshot(run_dir, k, cfg)) for k in used}
-        lg, timing = dense_logits(
-            nets, assign, d0, inp.b, elig, inp.autoencoder, budget_mb << 20, progress
-        )
-        box = (
-            slice(None),
-            slice(elig.row_lo, elig.row_hi + 1),
-            slice(elig.col_lo, elig.col_hi + 1),
-        )
-        target_mag = float(cfg["samples"]["eq_min_mag"])
-        targets = target_cube(inp.events, inp.grid, target_mag)[box]
-        val = (
-            _validation(run_dir, cfg, sched)
-            if cal.method in ("isotonic", "logistic") and cal.source == "validation"
-            else None
-        )
-        c = calibrate(lg, d0, targets, sched.bounds, cal, val)
-        timing["total_s"] = time.perf_counter() - t0
-        k0 = int(days[0]) - d0
-        return _dataset(
-            inp,
-            elig,
-            days,
-            expit(lg[k0:]).astype(np.float32),
-            c.prob[k0:],
-            assign[k0:],
-            in_sample[k0:],
-            c.prior[k0:],
-            c.code[k0:],
-            dict(
-                run_dir=str(run_dir),
-                config_hash=config_hash,
-                forecast_key=key,
-                settings=settings,
-                target_mag=target_mag,
-                lookback=lookback,
-                patch=patch,
-                timing=timing,
-                snapshots_used=used,
-            ),
-        )
 
-    ds, built = cached(path, key, build, refresh=refresh, on_wait=say)
-    say(f"forecast {path.name}: {'computed' if built else 'from cache'}")
+def _compute(job: _Job, budget: int, progress: Progress | None) -> xr.Dataset:
+    """Dense scores (:func:`espb.forecast.engine.dense_logits`), calibration, the Dataset."""
+    tune_allocator()
+    t0 = time.perf_counter()
+    cfg, elig, inp = job.cfg, job.elig, job.inp
+    nets = {k: fold(load_snapshot(job.run_dir, k, cfg)) for k in job.used}
+    lg, timing = dense_logits(
+        nets, job.assign, job.d0, inp.b, elig, inp.autoencoder, budget, progress
+    )
+    box = (slice(None), slice(elig.row_lo, elig.row_hi + 1), slice(elig.col_lo, elig.col_hi + 1))
+    target_mag = float(cfg["samples"]["eq_min_mag"])
+    targets = target_cube(inp.events, inp.grid, target_mag)[box]
+    cal = job.cal
+    val = (
+        _validation(job.run_dir, cfg)
+        if cal.method in ("isotonic", "logistic") and cal.source == "validation"
+        else None
+    )
+    c = calibrate(lg, job.d0, targets, job.sched.bounds, cal, val)
+    timing["total_s"] = time.perf_counter() - t0
+    k = int(job.days[0]) - job.d0
+    per_day = {
+        "snapshot": job.assign[k:],
+        "in_sample": job.in_sample[k:],
+        "prior": c.prior[k:],
+        "calibration": c.code[k:],
+    }
+    ds = xr.Dataset(
+        _variables(
+            inp.grid, elig, expit(lg[k:]).astype(np.float32), c.prob[k:], per_day, target_mag
+        ),
+        coords=_coords(inp.grid, job.days),
+    )
+    ds.attrs = _attrs(job, target_mag, timing)
     return ds
 
 
@@ -173,7 +210,7 @@ def _config_hash(run_dir: Path) -> str:
     return run_dir.name
 
 
-def _validation(run_dir: Path, cfg: dict, sched) -> pd.DataFrame:
+def _validation(run_dir: Path, cfg: dict) -> pd.DataFrame:
     """The run's validation samples with the day their label became known (``available``, as
     the training schedule's ``available``) and the logit of their score."""
     p = run_dir / "predictions.parquet"
@@ -192,18 +229,8 @@ def _validation(run_dir: Path, cfg: dict, sched) -> pd.DataFrame:
     )
 
 
-def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -> xr.Dataset:
-    g = inp.grid
-    full = (len(days), g.nlat, g.nlon)
-    rs, cs = slice(elig.row_lo, elig.row_hi + 1), slice(elig.col_lo, elig.col_hi + 1)
-
-    def grid_var(v):
-        out = np.full(full, np.nan, np.float32)
-        out[:, rs, cs] = v
-        return out
-
-    mag = meta["target_mag"]
-    coords = {
+def _coords(g, days: np.ndarray) -> dict:
+    return {
         "time": ("time", g.date(days), {"long_name": "forecast day (UTC)"}),
         "lat": (
             "lat",
@@ -216,11 +243,23 @@ def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -
             {"units": "degrees_east", "long_name": "cell centre longitude"},
         ),
     }
-    tf = bool(meta["settings"]["snapshot"] == "time_forward")
-    data = {
+
+
+def _variables(g, elig: Eligible, score, prob, per_day: dict, mag: float) -> dict:
+    """The Dataset's variables: the eligible box's maps on the whole grid (NaN elsewhere) and the
+    per-day records, with CF attributes."""
+    rs, cs = slice(elig.row_lo, elig.row_hi + 1), slice(elig.col_lo, elig.col_hi + 1)
+
+    def on_grid(v):
+        out = np.full((v.shape[0], g.nlat, g.nlon), np.nan, np.float32)
+        out[:, rs, cs] = v
+        return out
+
+    cube = ("time", "lat", "lon")
+    return {
         "score": (
-            ("time", "lat", "lon"),
-            grid_var(score),
+            cube,
+            on_grid(score),
             {
                 "long_name": "CNN-TCN anomaly score (sigmoid of the logit), uncalibrated",
                 "units": "1",
@@ -228,22 +267,21 @@ def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -
             },
         ),
         "probability": (
-            ("time", "lat", "lon"),
-            grid_var(prob),
+            cube,
+            on_grid(prob),
             {
                 "long_name": f"probability of at least one Mw >= {mag:g} event in the cell on the day",
                 "units": "1",
-                "calibration": json.dumps(meta["settings"]["calibration"]),
             },
         ),
         "snapshot": (
             ("time",),
-            snap.astype(np.int16),
+            per_day["snapshot"].astype(np.int16),
             {"long_name": "meta-epoch whose weights scored the day (-1: none)", "units": "1"},
         ),
         "in_sample": (
             ("time",),
-            in_sample.astype(np.int8),
+            per_day["in_sample"].astype(np.int8),
             {
                 "long_name": "1: the scoring model was trained on data of the day's segment or later",
                 "flag_values": np.array([0, 1], np.int8),
@@ -252,12 +290,12 @@ def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -
         ),
         "prior": (
             ("time",),
-            prior,
+            per_day["prior"],
             {"long_name": "real prior: past rate of target cell-days (prior shift)", "units": "1"},
         ),
         "calibration": (
             ("time",),
-            code,
+            per_day["calibration"],
             {
                 "long_name": "calibration applied to the day",
                 "flag_values": np.array(list(CODES), np.int8),
@@ -265,7 +303,11 @@ def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -
             },
         ),
     }
-    attrs = {
+
+
+def _attrs(job: _Job, mag: float, timing: dict) -> dict:
+    inp, elig = job.inp, job.elig
+    return {
         "title": "espb dense forecast",
         "Conventions": "CF-1.10",
         "source": "espb.forecast (Koehler et al., Sections 3.2-3.3; docs/forecasts.md)",
@@ -273,20 +315,19 @@ def _dataset(inp, elig, days, score, prob, snap, in_sample, prior, code, meta) -
         "Deep Learning Architecture; Saerens et al. 2002, Neural Computation 14(1)",
         "history": f"{pd.Timestamp.now('UTC').isoformat()} espb {__version__} forecast_run",
         "espb_version": __version__,
-        "run_dir": meta["run_dir"],
-        "config_hash": meta["config_hash"],
-        "forecast_key": meta["forecast_key"],
+        "run_dir": str(job.run_dir),
+        "config_hash": job.config_hash,
+        "forecast_key": job.key,
         "cube_key": inp.cube_key,
         "catalog_hash": inp.catalog_hash,
         "autoencoder_key": inp.ae_key or "off",
-        "settings": json.dumps(meta["settings"]),
+        "settings": json.dumps(job.settings),
         "target_mag": mag,
-        "lookback": meta["lookback"],
-        "patch": meta["patch"],
-        "time_forward": int(tf),
+        "lookback": int(job.cfg["samples"]["lookback"]),
+        "patch": int(job.cfg["samples"]["patch"]),
+        "time_forward": int(job.settings["snapshot"] == "time_forward"),
         "eligible_rows": f"{elig.row_lo}..{elig.row_hi}",
         "eligible_cols": f"{elig.col_lo}..{elig.col_hi}",
-        "snapshots_used": json.dumps(meta["snapshots_used"]),
-        "timing": json.dumps(meta["timing"]),
+        "snapshots_used": json.dumps(job.used),
+        "timing": json.dumps(timing),
     }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
