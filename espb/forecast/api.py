@@ -51,12 +51,11 @@ def period_days(period: str | tuple[str, str], elig: Eligible, grid, dev_end: st
     (after it), ``all``, or ``(first, last)`` dates (inclusive)."""
     d = np.arange(elig.day_lo, elig.n_days, dtype=np.int64)
     if isinstance(period, tuple | list):
-        a, e = (
-            int((pd.Timestamp(x, tz="UTC") - grid.start) // pd.Timedelta(days=1)) for x in period
-        )
+        a, e = (grid.day_of(x) for x in period)
         d = d[(d >= a) & (d <= e)]
     elif period in PERIODS:
-        end = int((pd.Timestamp(dev_end, tz="UTC") - grid.start) // pd.Timedelta(days=1))
+        end = grid.day_of(dev_end)
+
         d = d if period == "all" else d[d <= end] if period == "dev" else d[d > end]
     else:
         raise ConfigError(f"forecast period={period!r}; use test, dev, all or (first, last) dates")

@@ -51,12 +51,29 @@ class Schedule:
         return np.where(d < self.bounds[-1, 1], s, len(self.bounds)) if len(self.bounds) else s
 
 
+def _dates(start: pd.Timestamp, bounds: np.ndarray, seg: np.ndarray) -> list[str]:
+    return [(start + pd.Timedelta(days=int(bounds[s][0]))).strftime("%Y-%m-%d") for s in seg]
+
+
+def _matches(start, bounds: np.ndarray, seg: np.ndarray, got: list[str]) -> bool:
+    return (not len(seg) or seg.max() < len(bounds)) and _dates(start, bounds, seg) == got
+
+
 def read_schedule(run_dir: Path, cfg: dict, n_days: int) -> Schedule:
     """The schedule of the run in ``run_dir`` on a cube of ``n_days`` days; checks that the
     meta-epochs' dates in ``metrics.csv`` are the segments' first days."""
     lookback, l_me = int(cfg["samples"]["lookback"]), int(cfg["training"]["l_me"])
-    bounds = segment_bounds(lookback, n_days, l_me)
+    start = pd.Timestamp(cfg["bvalue"]["start"])
+    cut = int((pd.Timestamp(cfg["training"]["dev_end"]) - start) // pd.Timedelta(days=1)) + 1
     m = read_metrics(run_dir).sort_values("meta_epoch")
+    got = [str(d)[:10] for d in m["date"]]
+    seg0 = m["segment"].to_numpy(np.int64)
+    # segments end at dev_end since algorithm version 2; runs of version 1 did not cut there
+    bounds = segment_bounds(lookback, n_days, l_me, cut)
+    if not _matches(start, bounds, seg0, got):
+        legacy = segment_bounds(lookback, n_days, l_me)
+        if _matches(start, legacy, seg0, got):
+            bounds = legacy
     seg = m["segment"].to_numpy(np.int64)
     if not np.array_equal(m["meta_epoch"].to_numpy(), np.arange(len(m))):
         raise EspbError(f"{run_dir}/metrics.csv: meta-epochs are not 0..{len(m) - 1} in order")
@@ -65,9 +82,7 @@ def read_schedule(run_dir: Path, cfg: dict, n_days: int) -> Schedule:
             f"{run_dir}/metrics.csv: segments {seg.tolist()} are not increasing within the "
             f"{len(bounds)} segments of {l_me} days of this cube"
         )
-    start = pd.Timestamp(cfg["bvalue"]["start"])
-    want = [(start + pd.Timedelta(days=int(bounds[s][0]))).strftime("%Y-%m-%d") for s in seg]
-    got = [str(d)[:10] for d in m["date"]]
+    want = _dates(start, bounds, seg)
     if want != got:
         raise EspbError(
             f"{run_dir}/metrics.csv: meta-epoch dates {got[:3]}... do not start the segments "

@@ -75,7 +75,7 @@ class RunInputs:
 
 def dev_end_day(grid, dev_end: str) -> int:
     """The cube day index of ``dev_end`` (the last development day)."""
-    return int((pd.Timestamp(dev_end, tz="UTC") - grid.start) // pd.Timedelta(days=1))
+    return grid.day_of(dev_end)
 
 
 def load_events(plan: RunPlan, rep: Reporter, cache: RunCache) -> pd.DataFrame:
