@@ -7,12 +7,12 @@
 
 The cube must be in the cache already (``espb cube build`` with the same settings). In one
 process, repeated ``--repeat`` times (median reported): load the event table, hash it, the cache
-lookup ``get_cube(..., catalog_hash=h)`` (manifest, file list, sizes and, since the checksum
-manifest, content checksums of the files not verified before), ``open_cube``. Also timed when the
-module has them (the checksum version): ``check_store(full=True)`` (every file re-hashed: the
-first open of a store, or ``espb cube ls --verify``) and the same with the verification record
-removed. Files are in the page cache (the store was just read); a cold read from disk adds the
-disk's time to the full check. Prints one JSON object; nothing is written.
+lookup ``get_cube(..., catalog_hash=h)`` (manifest, file list, sizes, content checksums of the
+files not verified before, and the coverage check), ``open_cube``. With the checksum manifest
+also: ``check_store(full=True)`` (every file re-hashed: the cost of the first open of a store,
+or of ``espb cube ls --verify``) and the coverage check alone. Files are in the page cache (the
+store was just read); a cold read from disk adds the disk's time to the full check. Prints one
+JSON object; nothing is written.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def main() -> int:
         ms["check_store_full"], _ = _time(
             lambda: integrity.check_store(res.path, res.key, full=True), args.repeat
         )
+        from espb.bvalue.guards import assess_coverage
+
+        ms["assess_coverage"], _ = _time(lambda: assess_coverage(events, cfg), args.repeat)
     n_files = len(manifest["files"])
     size = sum(v["size"] if isinstance(v, dict) else v for v in manifest["files"].values())
     hit = ms["load_events"] + ms["catalog_hash"] + ms["get_cube_hit"] + ms["open_cube"]

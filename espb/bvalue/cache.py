@@ -210,7 +210,7 @@ def get_cube(
     key = cube_key(h, cfg)
     root = cache_root(cache_dir)
     final = store_path(root, cfg, key)
-    cov = assess_coverage(events, cfg)
+    cov = assess_coverage(events, cfg, counts=False)  # the time range only: cheap on a hit
     notes = [cov.warning] if cov.warning else []
     for note in notes:
         if on_wait is not None:
@@ -220,7 +220,7 @@ def get_cube(
     why = "was asked to be rebuilt (rebuild=True)" if rebuild else check_store(final, key)
     if why is None:
         return CubeResult(final, key, False, h, warnings=notes)
-    require_events(cov, cfg)
+    require_events(assess_coverage(events, cfg), cfg)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(final.parent / f"{key}.lock"))

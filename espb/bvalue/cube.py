@@ -275,5 +275,5 @@ def build_cube(
     check_pairs_memory(inp.lat, cfg, ROWS_PER_STRIPE)
     b, n, u, stats = compute_arrays(inp, cfg, progress, ROWS_PER_STRIPE)
     stats["n_events_used"] = len(inp.mag)
-    cov = assess_coverage(events, cfg)
+    cov = assess_coverage(events, cfg, counts=False)
     return to_dataset(b, n, u, cfg, catalog_hash, key, inp, cov), stats

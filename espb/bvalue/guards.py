@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from espb.bvalue.config import CubeConfig
-from espb.bvalue.grid import day_index, search_box_deg
+from espb.bvalue.grid import DAY_NS, search_box_deg
 from espb.errors import ConfigError, EspbError
 
 #: b (float32) + n_events (int32) + n_used (int32)
@@ -165,8 +165,38 @@ def _box(cfg: CubeConfig) -> tuple[float, float, float, float]:
     return la0 - blat, la1 + blat, lo0 - blon, lo1 + blon
 
 
-def assess_coverage(events: pd.DataFrame, cfg: CubeConfig) -> Coverage:
-    """Count the events near the grid and in the cube's period (with lookback); vectorised."""
+def _utc_ns(times) -> np.ndarray:
+    t = pd.DatetimeIndex(times)
+    t = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
+    return t.as_unit("ns").asi8
+
+
+def assess_coverage(events: pd.DataFrame, cfg: CubeConfig, *, counts: bool = True) -> Coverage:
+    """The catalog's time range against the cube's (always) and, with ``counts``, the events
+    near the grid and in the cube's period (with lookback); vectorised. ``counts=False`` (a
+    cache hit, which only needs :attr:`Coverage.warning`) leaves the counts at -1."""
+    n = len(events)
+    if n == 0:
+        return Coverage(0, 0, 0, 0, 0, None, None, None, None, 0, 0)
+    ns = _utc_ns(events["time"])
+    lo_ns, hi_ns = int(ns.min()), int(ns.max())
+    start_ns = cfg.start_ts.as_unit("ns").value
+    first_day, last_day = (lo_ns - start_ns) // DAY_NS, (hi_ns - start_ns) // DAY_NS
+    cov = Coverage(
+        n_catalog=n,
+        n_in_box=-1,
+        n_in_period=-1,
+        n_usable=-1,
+        n_in_box_shifted=-1,
+        lat_range=None,
+        lon_range=None,
+        first=pd.Timestamp(lo_ns, tz="UTC"),
+        last=pd.Timestamp(hi_ns, tz="UTC"),
+        days_before_start=int(first_day),
+        days_after_end=int(cfg.n_days - 1 - last_day),
+    )
+    if not counts:
+        return cov
     lat = events["latitude"].to_numpy(dtype="float64")
     lon = events["longitude"].to_numpy(dtype="float64")
     b0, b1, b2, b3 = _box(cfg)
@@ -175,26 +205,15 @@ def assess_coverage(events: pd.DataFrame, cfg: CubeConfig) -> Coverage:
     shifted = in_lat & (
         ((lon + 360 >= b2) & (lon + 360 <= b3)) | ((lon - 360 >= b2) & (lon - 360 <= b3))
     )
-    n = len(events)
-    if n == 0:
-        return Coverage(0, 0, 0, 0, 0, None, None, None, None, 0, 0)
-    day = day_index(events["time"], cfg.start_ts)
+    day = (ns - start_ns) // DAY_NS
     in_period = (day >= -(cfg.dt - 1)) & (day <= cfg.n_days - 1)
-    t = pd.DatetimeIndex(events["time"])
-    first, last = t.min(), t.max()
-    return Coverage(
-        n_catalog=n,
-        n_in_box=int(in_box.sum()),
-        n_in_period=int(in_period.sum()),
-        n_usable=int((in_box & in_period).sum()),
-        n_in_box_shifted=int(shifted.sum()),
-        lat_range=(float(np.nanmin(lat)), float(np.nanmax(lat))),
-        lon_range=(float(np.nanmin(lon)), float(np.nanmax(lon))),
-        first=first,
-        last=last,
-        days_before_start=int(day.min()),
-        days_after_end=int(cfg.n_days - 1 - day.max()),
-    )
+    cov.n_in_box = int(in_box.sum())
+    cov.n_in_period = int(in_period.sum())
+    cov.n_usable = int((in_box & in_period).sum())
+    cov.n_in_box_shifted = int(shifted.sum())
+    cov.lat_range = (float(np.nanmin(lat)), float(np.nanmax(lat)))
+    cov.lon_range = (float(np.nanmin(lon)), float(np.nanmax(lon)))
+    return cov
 
 
 def _fmt_box(la0: float, la1: float, lo0: float, lo1: float) -> str:
@@ -206,6 +225,8 @@ def require_events(cov: Coverage, cfg: CubeConfig) -> None:
     the settings that would fix it."""
     if cov.n_usable > 0:
         return
+    if cov.n_usable < 0:
+        raise ValueError("require_events needs assess_coverage(..., counts=True)")
     la0, la1, lo0, lo1 = cfg.region
     look = (cfg.start_ts - pd.Timedelta(days=cfg.dt - 1)).date()
     grid = (

@@ -108,6 +108,8 @@ def read_manifest(store: Path) -> tuple[dict | None, str | None, bytes]:
     """(manifest, why it is unusable or None, its raw bytes)."""
     mpath = store / MANIFEST
     if not store.is_dir():
+        if store.exists():
+            return None, "is not a directory (a cube store is a .zarr directory)", b""
         return None, "does not exist", b""
     if not mpath.is_file():
         return None, f"has no {MANIFEST} (an unfinished or foreign store)", b""

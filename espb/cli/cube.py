@@ -316,10 +316,11 @@ def ls_cmd(
     from espb.bvalue.cache import cache_root, list_cubes
 
     root = cache_root(cache_dir) / "cubes"
-    if root.exists() and not root.is_dir():
-        raise EspbError(f"{root} is not a directory; point --cache-dir at an espb cache")
+    for d in (root.parent, root):
+        if d.exists() and not d.is_dir():
+            raise EspbError(f"{d} is not a directory; point --cache-dir at an espb cache")
     rows = list_cubes(cache_dir, full=verify)
-    say(f"cache: {root} ({len(rows)} stores)")
+    say(f"cache: {root} ({len(rows)} stores{'' if root.is_dir() else ', does not exist yet'})")
     for r in rows:
         name = Path(r["path"]).name
         if r["ok"]:
