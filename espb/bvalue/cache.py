@@ -5,11 +5,14 @@
   ``<cache>/cubes/<label>-<key>.zarr``.
 - Builders of the same key serialise on a file lock (``<key>.lock``). The holder re-checks the
   cache (another process may have finished meanwhile), else builds into a temporary directory,
-  writes a manifest (every file and its size) last, and renames the directory into place; a
-  rename within one file system is atomic, so a reader never sees a partial store.
-- A store is accepted only if its manifest exists, names the key, and every listed file is
-  present with its size. Anything else (a killed build's leftovers, a damaged copy) is removed
-  and rebuilt by the next builder.
+  writes a manifest (every file, its size and SHA-256) last, and renames the directory into
+  place; a rename within one file system is atomic, so a reader never sees a partial store.
+- A store is accepted only if its manifest exists, names the key, and lists exactly the files
+  present with their sizes and content checksums (:mod:`espb.bvalue.integrity`). Anything else
+  (a killed build's leftovers, a damaged or changed copy, a store of the size-only manifest of
+  older versions) is removed and rebuilt by the next builder, which says why.
+- Before building: the grid and the kernel's lists must fit in memory, and some event must lie
+  in the cube's box and period; after: not every b may be 0 (:mod:`espb.bvalue.guards`).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def open_cube(store: str | Path) -> xr.Dataset:
             f"{store}: not a complete espb cube: {why}; rebuild it with `espb cube build`"
         )
     with warnings.catch_warnings():  # zarr notes the manifest and record files, which are ours
-        warnings.filterwarnings("ignore", message=r"Object at espb_\w+\.json is not recognized")
+        warnings.filterwarnings("ignore", message=r"Object at \.?espb_\S+ is not recognized")
         return xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
 
 
