@@ -10,8 +10,8 @@
 - MSE loss, ``val_fraction`` held out (paper: 20 %), Adam, stop after ``patience`` epochs without
   improvement of the held-out loss (paper: 50), keep the best weights.
 - One autoencoder per (cube, sample rules, these settings): cached under
-  ``<cache>/autoencoders/ae-<key>.pt`` (weights only) with ``ae-<key>.json`` beside it (key,
-  SHA-256 of the weights file, training info) and a file lock, so a sweep trains each once even
+  ``<cache>/autoencoders/ae-<key>.pt`` (key, weights, info: no objects) with ``ae-<key>.json``
+  beside it (key, SHA-256 of the weights file, training info) and a file lock, so a sweep trains each once even
   when parallel jobs ask at the same moment. A cached file is verified against its manifest and
   read with ``torch.load(weights_only=True)`` before use: a file planted in a shared cache runs
   no code (issue 12).
@@ -194,7 +194,7 @@ def load_cached_autoencoder(path: Path, key: str) -> tuple[MapAutoencoder, dict]
     """The autoencoder in ``path`` (``ae-<key>.pt``), verified before use: its manifest
     ``ae-<key>.json`` must name ``key`` and the file's SHA-256, and the file is read with
     ``torch.load(weights_only=True)`` (tensors and plain containers only: a planted pickle runs
-    no code). The training info comes from the JSON manifest. :class:`_Unusable` otherwise."""
+    no code). :class:`_Unusable` otherwise."""
     mpath = path.with_suffix(".json")
     if not mpath.is_file():
         raise _Unusable(
@@ -223,17 +223,18 @@ def load_cached_autoencoder(path: Path, key: str) -> tuple[MapAutoencoder, dict]
         m.load_state_dict(obj["state_dict"])
     except (RuntimeError, TypeError, KeyError) as exc:
         raise _Unusable(f"its weights do not fit the autoencoder ({exc})") from exc
-    return m.eval(), manifest.get("info", {})
+    return m.eval(), obj.get("info", manifest.get("info", {}))
 
 
 def save_cached_autoencoder(path: Path, key: str, model: MapAutoencoder, info: dict) -> None:
-    """Weights (tensors only) to ``path``, then the manifest (key, SHA-256, info as JSON) beside
-    it, each written to a temporary name and renamed; the manifest last."""
+    """Key, weights and info (tensors and plain containers only, readable with
+    ``weights_only=True``) to ``path``, then the manifest (key, SHA-256, info as JSON for people)
+    beside it, each written to a temporary name and renamed; the manifest last."""
     d = path.parent
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     tmp, mtmp = d / f".{path.name}.tmp-{tag}", d / f".{path.stem}.json.tmp-{tag}"
     try:
-        torch.save({"key": key, "state_dict": model.state_dict()}, tmp)
+        torch.save({"key": key, "state_dict": model.state_dict(), "info": info}, tmp)
         manifest = {"key": key, "sha256": _sha256(tmp), "version": AE_VERSION, "info": info}
         mtmp.write_text(json.dumps(manifest, default=str))
         os.replace(tmp, path)
