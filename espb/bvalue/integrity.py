@@ -33,6 +33,7 @@ CHECKSUM = "sha256"
 #: files modified less than this before their verification are re-hashed on every open (2 s)
 RACY_NS = 2_000_000_000
 _OWN = (MANIFEST, VERIFIED)
+_OWN_TMP = tuple(f".{own}.tmp" for own in _OWN)
 #: in-process record of verified files, for stores whose record cannot be written (read-only)
 _MEMO: dict[tuple[str, str], dict[str, list[int]]] = {}
 
@@ -53,24 +54,23 @@ def _digests(store: Path, rels: list[str]) -> dict[str, str]:
 
 def _is_own(rel: str) -> bool:
     """The manifest, the verification record and their temporary files are not cube data."""
-    name = rel.rsplit("/", 1)[-1]
-    return rel in _OWN or any(name.startswith(f".{own}.tmp") for own in _OWN)
+    return rel in _OWN or rel.startswith(_OWN_TMP)
 
 
 def store_files(store: Path) -> dict[str, os.stat_result]:
-    """Every data file of a store (relative POSIX path -> stat), the manifest and record aside."""
+    """Every data file of a store (relative POSIX path -> stat), the manifest and record aside.
+    Plain strings, not pathlib: this runs on every cache hit, once per file."""
     files: dict[str, os.stat_result] = {}
-    stack = [store]
+    stack = [(os.fspath(store), "")]
     while stack:
-        d = stack.pop()
+        d, prefix = stack.pop()
         with os.scandir(d) as it:
             for e in it:
+                rel = prefix + e.name
                 if e.is_dir(follow_symlinks=False):
-                    stack.append(Path(e.path))
-                else:
-                    rel = Path(e.path).relative_to(store).as_posix()
-                    if not _is_own(rel):
-                        files[rel] = e.stat(follow_symlinks=False)
+                    stack.append((e.path, rel + "/"))
+                elif not _is_own(rel):
+                    files[rel] = e.stat(follow_symlinks=False)
     return files
 
 
