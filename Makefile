@@ -48,7 +48,9 @@ run: $(STAMP) ## the main job: demo catalog (planted precursors) -> cube -> prog
 	@echo "  $(ESPB_CACHE_DIR)/cubes/   the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"
 
 ui: $(STAMP) ## MLflow UI on $(OUT)/mlruns.db (runs and sweeps) at http://127.0.0.1:5000
+	@$(BIN)/espb links --store $(OUT)/mlruns.db || true
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(OUT))/mlruns.db \
+
 	  --default-artifact-root file://$(abspath $(OUT))/mlartifacts --host 127.0.0.1 --port 5000
 
 # ---- sweeps (docs/sweeps.md): the paper's 432-configuration factorial, resumable ----

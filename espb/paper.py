@@ -10,7 +10,7 @@ report, the Optuna space check, and the tests that check ``sweeps/paper_432.yaml
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,19 @@ BY_KEY: dict[str, Factor] = {f.key: f for f in FACTORS}
 PAPER_NOTATION: tuple[str, ...] = ("dt", "dr", "M_lim", "loss", "l_ME", "AE")
 #: the number of configurations of the full factorial (4 x 3 x 3 x 2 x 3 x 2)
 N_CONFIGS = 432
+
+
+def notation(values: Mapping[str, Any]) -> str:
+    """A configuration in the paper's notation (Appendix C.1), e.g. ``[730d, 0.15°, 4.0, MAE,
+    14d, OFF]``, from typed values by short name (missing ones as ``?``)."""
+    return (
+        "["
+        + ", ".join(
+            BY_SHORT[s].label(values[s]) if values.get(s) is not None else "?"
+            for s in PAPER_NOTATION
+        )
+        + "]"
+    )
 
 
 def short_name(key: str) -> str:

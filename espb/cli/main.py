@@ -20,6 +20,7 @@ from espb import __version__
 from espb.cli.catalog import catalog_app
 from espb.cli.console import err, out
 from espb.cli.cube import cube_app
+from espb.cli.links import links_cmd
 from espb.cli.optuna import optuna_app
 from espb.cli.report import report_app
 from espb.cli.sweep import sweep_app
@@ -36,6 +37,7 @@ app.add_typer(cube_app, name="cube")
 app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(optuna_app, name="optuna")
+app.command("links")(links_cmd)
 
 
 @app.command("version")

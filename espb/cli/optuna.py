@@ -56,6 +56,10 @@ def run_cmd(
         f"in {res.wall_s:.0f} s; MLflow parent run {res.parent_run_id} "
         f"in experiment '{res.experiment}'"
     )
+    from espb.tracking import run_links
+
+    for what, url in run_links(res.tracking_uri, res.experiment, res.parent_run_id).items():
+        say(f"  MLflow {what:<11} {url}")
     if res.interrupted and res.counts["COMPLETE"] < res.n_trials:
         say("interrupted: run the same command again to continue the study")
         raise typer.Exit(130)

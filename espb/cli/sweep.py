@@ -90,6 +90,11 @@ def run_cmd(
             f"--experiment {res.experiment}"
         )
     say(f"browse it: make ui OUT={res.out_dir}   (experiment '{res.experiment}')")
+    from espb.tracking import default_uri, sweep_links
+
+    if (res.out_dir / "mlruns.db").is_file():  # the sweep's local store (not a given tracking.uri)
+        for what, url in sweep_links(default_uri(res.out_dir), res.experiment, res.name).items():
+            say(f"  MLflow {what:<11} {url}")
 
 
 @sweep_app.command("continue")

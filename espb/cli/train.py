@@ -54,8 +54,12 @@ def print_summary(out, say) -> None:
     if out.tracking_uri.startswith("sqlite"):
         say(
             f"  open the UI with   .venv/bin/mlflow ui --backend-store-uri {out.tracking_uri} "
-            "--port 5000   (then http://127.0.0.1:5000)"
+            "--port 5000   (make ui for outputs/)"
         )
+    from espb.tracking import run_links
+
+    for what, url in run_links(out.tracking_uri, out.experiment, out.run_id).items():
+        say(f"  MLflow {what:<11} {url}")
 
 
 _process_cache = None

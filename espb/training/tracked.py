@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from omegaconf import OmegaConf
 
-from espb.paper import FACTORS
+from espb.paper import FACTORS, notation
 from espb.progress import Reporter
 from espb.safeio import atomic_write
 from espb.tracking import Tracker, flatten, provenance
@@ -32,6 +32,13 @@ def run_params(plan: RunPlan) -> dict:
     return params
 
 
+def run_name(plan: RunPlan) -> str:
+    """``<name>-<hash8> [150d, 0.35°, 4.5, MAE, 21d, OFF]``: the MLflow runs table shows run names
+    by default, so a sweep's six factors are readable there without picking columns (issue 18)."""
+    values = {f.short: OmegaConf.select(plan.cfg, f.key) for f in FACTORS}
+    return f"{plan.name}-{plan.hash[:8]} {notation(values)}"
+
+
 def open_tracked_run(
     plan: RunPlan,
     inputs: RunInputs,
@@ -43,7 +50,7 @@ def open_tracked_run(
     """Start the run's MLflow run, or continue the one ``state`` names; log its params and tags.
     Updates ``state`` (run id, tracking URI, experiment, config hash) in place."""
     tags = _sweep_tags(plan, tracker)
-    run_id = tracker.start(state.get("run_id"), run_name=f"{plan.name}-{plan.hash[:8]}", tags=tags)
+    run_id = tracker.start(state.get("run_id"), run_name=run_name(plan), tags=tags)
     if tags:  # a resumed run too
         tracker.set_tags(tags)
     state.update(

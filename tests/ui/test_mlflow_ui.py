@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from espb.tracking import compare_url, experiment_links
 
 try:
     from selenium import webdriver
@@ -97,6 +100,7 @@ class Run:
 @dataclass(frozen=True)
 class Ui:
     url: str
+    store: str
     experiment_id: str
     parent: Run
     children: tuple[Run, ...]
@@ -168,7 +172,13 @@ def mlflow_ui(sweep_out: Path) -> Iterator[Ui]:
                     max(steps),
                 )
             )
-        yield Ui(url, exp.experiment_id, Run(p.info.run_id, p.info.run_name), tuple(children))
+        yield Ui(
+            url,
+            f"sqlite:///{sweep_out / 'mlruns.db'}",
+            exp.experiment_id,
+            Run(p.info.run_id, p.info.run_name),
+            tuple(children),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -339,9 +349,15 @@ def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
     d, ui = browser, mlflow_ui
     names = [c.name for c in ui.children]
     with shots.on_failure(d, "01-experiment"):
-        d.get(f"{ui.url}/#/experiments/{ui.experiment_id}/runs")
-        _wait_text(d, [ui.parent.name], LOAD_S)
+        # the address `make ui` / `espb links` print: the training view of the runs table
+        (url,) = [u for n, u in experiment_links(ui.store, ui.url) if n == EXPERIMENT]
+        d.get(url)
+        _wait_text(d, [ui.parent.name, "Model training"], LOAD_S)
         _close_assistant(d)
+        # the run names carry the six factors in the paper's notation: no column picking
+        assert all(
+            re.search(r" \[\d+d, [\d.]+°, [\d.]+, (MAE|BCE), \d+d, (ON|OFF)\]$", n) for n in names
+        ), names
         if not any(n in _text(d) for n in names):
             # MLflow groups child runs under their parent, collapsed: expand the parent's row
             cell = (
@@ -386,9 +402,8 @@ def test_compare_view_shows_the_six_factors(
     browser: WebDriver, mlflow_ui: Ui, shots: Shots
 ) -> None:
     d, ui = browser, mlflow_ui
-    runs = _json_q([c.id for c in ui.children])
     with shots.on_failure(d, "03-compare"):
-        d.get(f"{ui.url}/#/compare-runs?runs={runs}&experiments={_json_q([ui.experiment_id])}")
+        d.get(compare_url(ui.url, ui.experiment_id, [c.id for c in ui.children]))
         _wait_text(d, [c.name for c in ui.children], LOAD_S)
         _close_assistant(d)
         _wait(

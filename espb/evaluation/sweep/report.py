@@ -18,7 +18,12 @@ from typing import Any
 import pandas as pd
 
 from espb.errors import EspbError
-from espb.evaluation.sweep.analysis import SELECTION_PHASE, best_configs, period_accuracy
+from espb.evaluation.sweep.analysis import (
+    SELECTION_PHASE,
+    best_configs,
+    period_accuracy,
+    top_configs,
+)
 from espb.evaluation.sweep.data import load_sweep, log_report
 from espb.evaluation.sweep.factors import infer_levels
 from espb.evaluation.sweep.writer import write_report
@@ -67,6 +72,16 @@ def _meta(experiment: str, uri: str, parent: str, configs: pd.DataFrame, phase: 
     }
 
 
+def _links(uri: str, experiment: str, configs: pd.DataFrame, selection: pd.DataFrame) -> dict:
+    """MLflow training-view links of the sweep (runs table, parent, compare view of the 5 best
+    by development accuracy), as report header lines."""
+    from espb.tracking import sweep_links
+
+    name = str(configs.attrs.get("parent", {}).get("tags", {}).get("sweep_name", ""))
+    best = [str(r) for r in top_configs(selection, "T_all", 5)["run_id"] if r]
+    return {f"MLflow {k}": v for k, v in sweep_links(uri, experiment, name, best).items()}
+
+
 def report_sweep(
     tracking_uri: str,
     experiment: str,
@@ -90,6 +105,8 @@ def report_sweep(
     else:
         acc, shown = period_accuracy(preds, configs, phase=None), preds
     meta = _meta(experiment, tracking_uri, parent, configs, phase)
+    meta.update(_links(tracking_uri, experiment, configs, selection))
+
     paths = write_report(
         acc,
         shown,
