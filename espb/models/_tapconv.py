@@ -39,6 +39,13 @@ def diag_blocks_sum(full: torch.Tensor, p: int, k: int, c: int) -> torch.Tensor:
     return full.view(p, k, p, c).diagonal(dim1=0, dim2=2).sum(-1)
 
 
+def chunked_xtg(x: torch.Tensor, g: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``sum_b x[b]^T g[b]`` (K, C) for ``x`` (B, N, K), ``g`` (B, N, C), possibly row-strided
+    views: a weight gradient. Computed as ``(g^T x)^T`` over B chunks: one product over all
+    B N rows, or ``x^T g`` directly, runs 3-20x slower in BLAS for these shapes (measured)."""
+    return torch.bmm(g.transpose(1, 2), x).sum(0, dtype=dtype).t()
+
+
 def colsum(x: torch.Tensor, c: int) -> torch.Tensor:
     """Per-channel sums (float32 or wider) of ``x`` whose last dimension holds ``c`` channels,
     possibly several positions side by side (summing wide rows is several times faster than
@@ -153,16 +160,52 @@ class TapLeakyNorm(torch.autograd.Function):
                 w1t = block_diag_repeat(w1.t().to(dt), p).expand(B, p * c, p * K)
                 gxv[:, o:].baddbmm_(gyv, w1t)
                 gx = gx.to(ctx.x_dtype)
-            xv = x.view(B, T * S // p, p * K)
+            x1 = x.view(B, T * S, K)
+            g1 = gy.view(B, (T - d) * S, c)
             if ctx.needs_input_grad[1]:
-                full = torch.bmm(xv[:, :r].transpose(1, 2), gyv).sum(0, dtype=w0.dtype)
-                gw0 = diag_blocks_sum(full, p, K, c)
+                gw0 = chunked_xtg(x1[:, : (T - d) * S], g1, w0.dtype)
             if ctx.needs_input_grad[2]:
-                full = torch.bmm(xv[:, o:].transpose(1, 2), gyv).sum(0, dtype=w1.dtype)
-                gw1 = diag_blocks_sum(full, p, K, c)
+                gw1 = chunked_xtg(x1[:, d * S :], g1, w1.dtype)
             if ctx.has_bias and ctx.needs_input_grad[3]:
                 gb = colsum(gyv, c).to(w0.dtype)
         return gx, gw0, gw1, gb, None, None, None, None, None
+
+
+class PackedProduct(torch.autograd.Function):
+    """``y = x @ w`` for ``x`` (B, N, K) (B chunks of rows), ``w`` (K, C), ``p`` rows at a time
+    by ``kron(I_p, w)``. The weight gradient is :func:`chunked_xtg` (autograd's ``x^T g`` over
+    all B N rows: 745 ms against 37 ms for 512 x 32 x 32 blocks, batch 32, one thread)."""
+
+    @staticmethod
+    def forward(ctx, x, w, pack: int):
+        B, N, K = x.shape
+        c = w.shape[1]
+        p = pow2_divisor(N, pack)
+        dt = compute_dtype(x)
+        with torch.autocast(x.device.type, enabled=False):
+            xq = x.to(dt)
+            y = torch.bmm(
+                xq.view(B, N // p, p * K), block_diag_repeat(w.to(dt), p).expand(B, p * K, p * c)
+            )
+        ctx.save_for_backward(xq, w)
+        ctx.p, ctx.x_dtype = p, x.dtype
+        return y.view(B, N, c)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        p = ctx.p
+        B, N, K = x.shape
+        c = w.shape[1]
+        gx = gw = None
+        with torch.autocast(x.device.type, enabled=False):
+            gv = g.to(x.dtype).reshape(B, N // p, p * c)
+            if ctx.needs_input_grad[0]:
+                wt = block_diag_repeat(w.t().to(x.dtype), p).expand(B, p * c, p * K)
+                gx = torch.bmm(gv, wt).view(B, N, K).to(ctx.x_dtype)
+            if ctx.needs_input_grad[1]:
+                gw = chunked_xtg(x, gv.view(B, N, c), w.dtype)
+        return gx, gw, None
 
 
 def _gcd(a: int, b: int) -> int:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from espb.models._tapconv import TapLeakyNorm, block_diag_repeat, pack_for, pow2_divisor
+from espb.models._tapconv import PackedProduct, TapLeakyNorm, pack_for
 from espb.models.classifier import CnnTcn
 
 #: products are packed to about this width on CPU (docs/performance.md, "what was tried")
@@ -209,8 +209,9 @@ def _block(reps, h, shared: bool, m, b, blk: Block, opts: dict, running):
             ms, f0, f1, bias = _block_weights(reps, shared, m, b, blk)
             ms = None
     if ms is not None:
-        p = pow2_divisor(x.numel() // ms.shape[0], pack_for(*ms.shape, opts["pack"]))
-        u = x.reshape(-1, p * ms.shape[0]) @ block_diag_repeat(ms, p)
+        u = PackedProduct.apply(
+            x.reshape(B, -1, ms.shape[0]), ms, pack_for(*ms.shape, opts["pack"])
+        )
         x = u.view(B, T, S // g, ms.shape[1])
     pack = pack_for(*f0.shape, opts["pack"])
     slope = reps[0].features[blk.temporal[0] + 1].negative_slope
