@@ -32,13 +32,6 @@ def block_diag_repeat(w: torch.Tensor, p: int) -> torch.Tensor:
     return w if p == 1 else torch.block_diag(*([w] * p))
 
 
-def diag_blocks_sum(full: torch.Tensor, p: int, k: int, c: int) -> torch.Tensor:
-    """Sum of the ``p`` diagonal (k, c) blocks of ``full`` (p k, p c)."""
-    if p == 1:
-        return full
-    return full.view(p, k, p, c).diagonal(dim1=0, dim2=2).sum(-1)
-
-
 def chunked_xtg(x: torch.Tensor, g: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``sum_b x[b]^T g[b]`` (K, C) for ``x`` (B, N, K), ``g`` (B, N, C), possibly row-strided
     views: a weight gradient. Computed as ``(g^T x)^T`` over B chunks: one product over all
@@ -135,17 +128,20 @@ class TapLeakyNorm(torch.autograd.Function):
         n = xhat.numel() // c
         dt = xhat.dtype
         with torch.autocast(x.device.type, enabled=False):
-            g = torch.zeros_like(xhat) if gxh is None else gxh.to(dt)
-            rs = invstd.to(dt)
+            g = torch.zeros_like(xhat) if gxh is None else gxh.to(dt).contiguous()
+            q = pow2_divisor(n, max(1, 128 // c))  # rows of q positions: wide broadcasts
+            g2, x2 = g.view(-1, q * c), xhat.view(-1, q * c)
+            rs = invstd.to(dt).repeat(q)
             if ctx.batch_stats:  # BatchNorm's backward: project out 1 and xhat
-                m1 = colsum(g, c) / n
-                m2 = colsum(g * xhat, c) / n
-                gy = torch.addcmul((-m1 * invstd).to(dt), g, rs)
-                gy.addcmul_(xhat, (-m2 * invstd).to(dt))
+                m1 = colsum(g2, c) / n
+                m2 = chunked_xtg(x2.view(B, -1, c), g2.view(B, -1, c), invstd.dtype)
+                m2 = m2.diagonal() / n
+                gy = torch.addcmul((-m1 * invstd).to(dt).repeat(q), g2, rs)
+                gy.addcmul_(x2, (-m2 * invstd).to(dt).repeat(q))
             else:
-                gy = g * rs
+                gy = g2 * rs
             # LeakyReLU's slope where a = xhat * std + mean < 0, i.e. xhat < -mean * invstd
-            sign = xhat + (mean * invstd).to(dt)
+            sign = x2 + (mean * invstd).to(dt).repeat(q)
             gy = torch.ops.aten.leaky_relu_backward(gy, sign, ctx.slope, False)
             del sign
             r, o = (T - d) * S // p, d * S // p

@@ -40,6 +40,7 @@ from torch import nn
 
 from espb.models._tapconv import PackedProduct, TapLeakyNorm, pack_for
 from espb.models.classifier import CnnTcn
+from espb.models.registry import register
 
 #: products are packed to about this width on CPU (docs/performance.md, "what was tried")
 CPU_PACK_WIDTH = 32
@@ -268,6 +269,7 @@ def stacked_forward(reps: Sequence[CnnTcn], x: torch.Tensor, opts: dict) -> torc
         return torch.addmm(bh, h.reshape(h.shape[0], -1).to(wh.dtype), wh)
 
 
+@register("cnn_tcn_fast")
 class FastCnnTcn(CnnTcn):
     """Block (B, L, P, P) -> score logit (B,): the same function as :class:`CnnTcn`, with the
     same ``features``/``head`` parameters and buffers, so a ``state_dict`` loads in both
