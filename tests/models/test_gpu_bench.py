@@ -54,3 +54,29 @@ def test_projection_arithmetic(gpu_bench):
     p = gpu_bench.projection(100.0)  # the CPU's ~100 samples/s: the issue's ~45 h / config
     assert p["config_hours"] == pytest.approx(14.2e6 / 100 / 3600)
     assert 39 < p["config_hours"] < 40
+
+
+def test_model_comparison_of_bench_train_runs_tiny():
+    """benchmarks/_model_compare.py (make bench-train's side-by-side part) at a tiny size."""
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from _model_compare import compare, describe
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    b = np.random.default_rng(0).normal(1.0, 0.2, (40, 12, 12)).astype(np.float32)
+    res = compare(b, lookback=16, patch=4, batch=4, steps=1, repeats=2, k=3)
+    assert set(res["samples_per_s"]) == {
+        "reference",
+        "fast",
+        "separate x3 (fast)",
+        "fused x3 (fast, grouped)",
+        "fused x3 (reference, vmap)",
+    }
+    assert all(len(v["all"]) == 2 and v["min"] > 0 for v in res["samples_per_s"].values())
+    assert len(res["fast_over_reference"]["all"]) == 2 and res["fused_over_separate"]["min"] > 0
+    text = describe(res)
+    assert "16x4x4" in text and "fast / reference" in text and "fused / separate" in text
