@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
+.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -94,6 +94,9 @@ bench-train: $(STAMP) ## training throughput (in-memory gather vs zarr DataLoade
 
 bench-forecast: $(STAMP) ## dense forecast scoring vs per-block, side by side: demo test period + paper-scale projection (docs/performance.md)
 	$(BIN)/python benchmarks/forecast.py --out $(OUT) --ae
+
+bench-gpu: $(STAMP) ## samples/s of the reference and fast CNN-TCN on the GPU (CPU if none) + projected paper/sweep time (docs/performance.md)
+	$(BIN)/python benchmarks/gpu.py
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

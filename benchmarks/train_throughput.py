@@ -11,11 +11,17 @@ usable centres of a cube on disk:
   `DataLoader` (``--workers`` processes; default 0 on the 2-core target).
 
 Reports samples/s of each and their ratio (the issue's target: >= 5 on CPU), and the data path
-alone (time to get a batch: zarr read / gather). On CPU the training step itself dominates, so the
+alone (time to get a batch: zarr read / gather).
+
+Then (``--models``, on by default) the CNN-TCN implementations side by side on the same batches
+(``benchmarks/_model_compare.py``): the reference ``CnnTcn`` against ``FastCnnTcn`` at
+``--lookback`` (512) and at the demo's 128-day blocks, and K = 3 fused replicates against 3
+separate models (issue 17's targets: fast >= 2x at 512, >= 1.5x at 128, on 2 cores). On CPU the training step itself dominates, so the
 end-to-end ratio is bounded by (read + step) / (gather + step); see docs/performance.md. ``--cube`` takes a store; by default the demo cube is built (or taken from the
 cache) from the demo synthetic catalog.
 
     .venv/bin/python benchmarks/train_throughput.py [--lookback 512] [--batches 12] [--workers 0]
+        [--threads 2] [--no-models] [--repeats 3] [--model-steps 6]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _machine import machine
+from _model_compare import compare, describe
 
 
 def demo_cube(out: Path) -> Path:
@@ -102,7 +109,18 @@ def main() -> int:
         help="also run the demo experiment (run.force=true, ~5 min) and report the share of its "
         "wall time spent outside forward/backward (target <= 10 %%)",
     )
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the target: 2 cores)")
+    ap.add_argument(
+        "--models",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also compare the reference and fast CNN-TCN, and fused vs separate replicates",
+    )
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model-steps", type=int, default=6, help="timed steps per repeat")
+    ap.add_argument("--demo-lookback", type=int, default=128)
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
 
     import pandas as pd
 
@@ -185,6 +203,11 @@ def main() -> int:
         "ratio": espb_rate / zarr_rate,
         "data_path_ratio": (r_s / a.batches) / max(g_s / a.batches, 1e-12),
     }
+    if a.models:
+        res["models"] = [
+            compare(b, lb, P, B, a.model_steps, a.repeats)
+            for lb in dict.fromkeys([a.lookback, a.demo_lookback])
+        ]
     if a.demo:
         res["demo_run"] = demo_share(a.out)
     a.json.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +232,8 @@ def main() -> int:
             f"{100 * d['time/share_outside_fwd_bwd']:.1f} % outside (target <= 10 %), "
             f"{d['time/train_samples_per_s']:.0f} training samples/s"
         )
+    for m in res.get("models", []):
+        print(describe(m))
     print(f"  machine: {res['machine']}")
     return 0
 
