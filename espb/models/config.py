@@ -6,7 +6,20 @@ from dataclasses import dataclass
 
 from espb.models.ae_fit import AEConfig
 
-__all__ = ["AEConfig", "ModelConfig"]
+__all__ = ["AEConfig", "IMPLS", "ModelConfig", "build_cnn_tcn"]
+
+#: ``model.impl`` -> the registered architecture (espb.models.registry)
+IMPLS = {"reference": "cnn_tcn", "fast": "cnn_tcn_fast"}
+
+
+def build_cnn_tcn(impl: str = "reference", **kwargs):
+    """The CNN-TCN of paper Section 3.2 in implementation ``impl`` (``model.impl``)."""
+    from espb.errors import ConfigError
+    from espb.models.registry import build_classifier
+
+    if impl not in IMPLS:
+        raise ConfigError(f"model.impl={impl!r}; use one of {sorted(IMPLS)}")
+    return build_classifier(IMPLS[impl], **kwargs)
 
 
 @dataclass
@@ -18,11 +31,18 @@ class ModelConfig:
     layout: str | None = None
     conv_bias: bool = False
     negative_slope: float = 0.1
+    #: ``reference`` (Conv3d, :class:`espb.models.classifier.CnnTcn`) or ``fast`` (the same
+    #: function, parameters and state_dict as channels-last products,
+    #: :class:`espb.models.cnn_tcn_fast.FastCnnTcn`; equal within 1e-5 relative)
+    impl: str = "reference"
 
     def validate(self) -> None:
         import math
 
         from espb.errors import ConfigError
+
+        if self.impl not in IMPLS:
+            raise ConfigError(f"model.impl={self.impl!r}; use one of {sorted(IMPLS)}")
 
         if not math.isfinite(self.negative_slope) or not 0 <= self.negative_slope < 1:
             raise ConfigError(

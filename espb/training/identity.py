@@ -33,6 +33,7 @@ VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
 NEUTRAL: dict[str, Any] = {
     "samples.test_m_lim": None,  # Appendix D/E's test-period nEQ limit; None = samples.m_lim
     "autoencoder.maps": "neq",  # Appendix A's map places; neq = nEQ candidates only
+    "model.impl": "reference",  # the Conv3d CNN-TCN; "fast" = the same function, float-close
 }
 
 #: the version of the training computation behind unchanged settings; 1 = the first release

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from espb.models.classifier import CnnTcn
+from espb.models.config import build_cnn_tcn
 from espb.training.metrics import classification_metrics
 
 
@@ -25,11 +25,17 @@ class BlockClassifier(L.LightningModule):
         layout: str | None = None,
         conv_bias: bool = False,
         negative_slope: float = 0.1,
+        impl: str = "reference",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = CnnTcn(
-            lookback, patch, layout, conv_bias=conv_bias, negative_slope=negative_slope
+        self.model = build_cnn_tcn(
+            impl,
+            lookback=lookback,
+            patch=patch,
+            layout=layout,
+            conv_bias=conv_bias,
+            negative_slope=negative_slope,
         )
         self.loss_name = loss
 
