@@ -55,7 +55,11 @@ def main_task(cfg: DictConfig) -> float:
             f"  pyCSEP rejection rates: N-test {m['csep/n_test_reject']:.2f}, NB N-test "
             f"{m.get('csep/nb_n_test_reject', float('nan')):.2f}, S-test {m.get('csep/s_test_reject', float('nan')):.2f}"
         )
-    say(f"  walk-forward {m.get('time/walkforward_s', float('nan')):.1f} s")
+    say(
+        f"  walk-forward {m.get('time/walkforward_s', float('nan')):.1f} s wall, "
+        f"{m.get('time/walkforward_cpu_s', float('nan')):.1f} s CPU "
+        f"(load average {m.get('time/load_avg_1min', float('nan')):.1f})"
+    )
     say(f"  run folder   {res.run_dir}")
     say(f"  MLflow run   {res.run_id} in experiment '{res.experiment}' ({res.tracking_uri})")
     return float(m.get("test/deviance", float("nan")))

@@ -138,7 +138,9 @@ class ModelConfig:
       periods, at most ``max_epochs``).
     - ``cell_effects`` (GLMs only): one indicator per cell (the network has its embedding);
       off by default as in the seed's baseline.
-    - ``accelerator``: cpu (default) or auto/gpu for the network (Lightning Fabric).
+    - ``accelerator``: cpu (default) or auto/gpu for the network (Lightning Fabric);
+      ``threads``: torch CPU threads (1: a network this small runs fastest on one; null: torch's
+      default).
     - ``init_bias``: start the network's mu output at the mean training count and alpha at 1
       (the paper does not say how it initialises; false: PyTorch's default initialisation).
     - ``mu_link``: ``softplus`` (the paper's output for mu) or ``exp`` (a log link, as the
@@ -158,7 +160,7 @@ class ModelConfig:
     val_fraction: float = 0.2
     seed: int = 0
     accelerator: str = "cpu"
-    threads: int | None = None
+    threads: int | None = 1
     init_bias: bool = True
     mu_link: str = "softplus"
     maxiter: int = 500

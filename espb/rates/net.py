@@ -143,17 +143,17 @@ def fit_net(
     n = len(fit_rows)
     for epoch in range(cfg.max_epochs):
         model.train()
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        starts = range(0, n, cfg.batch_size)
+        perm = torch.as_tensor(np.random.default_rng([seed, epoch]).permutation(n), device=dev)
+        pc, px, py = c[perm], x[perm], y[perm]  # one gather per epoch; batches are slices
         total = 0.0
-        for s in starts:
-            idx = torch.as_tensor(perm[s : s + cfg.batch_size], device=dev)
-            mu, alpha = model(c[idx], x[idx])
-            loss = -nb2_logpmf(y[idx], mu, alpha).mean()
+        for s in range(0, n, cfg.batch_size):
+            b = slice(s, s + cfg.batch_size)
+            mu, alpha = model(pc[b], px[b])
+            loss = -nb2_logpmf(py[b], mu, alpha).mean()
             opt.zero_grad(set_to_none=True)
             fabric.backward(loss)
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(loss.detach()) * len(py[b])
         v = _nll(model, vc, vx, vy)
         history.append({"epoch": epoch, "train_nll": total / n, "val_nll": v})
         if v < best - 1e-9:
