@@ -32,17 +32,16 @@ def run(out: Path, overrides: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
 
     from espb.cli.train import main_task
-    from espb.evaluation.summary import run_summary
     from espb.paths import conf_dir
-    from espb.training.experiment import run_experiment
+    from espb.training.run import run_one
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose("train", overrides=[f"out_dir={out}", "run.progress=false", *overrides])
     t0 = time.perf_counter()
     main_task(cfg)
     wall = time.perf_counter() - t0
-    res = run_experiment(cfg)  # finished: reads the records back, trains and logs nothing
-    s = run_summary(res.records, res.predictions)
+    res = run_one(cfg)  # finished: reads the records back, trains and logs nothing
+    s = dict(res.summary)
     s["wall_s"] = wall
     s["run_dir"] = str(res.run_dir)
     return s

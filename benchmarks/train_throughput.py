@@ -37,9 +37,10 @@ from _machine import machine
 def demo_cube(out: Path) -> Path:
     from espb.bvalue.cache import get_cube
     from espb.bvalue.config import load_cube_config
-    from espb.training.experiment import Reporter, load_catalog
+    from espb.catalog.schema import load_events
+    from espb.catalog.source import CatalogSource, catalog_path
 
-    ev = load_catalog({"synthetic": "demo", "seed": 0, "precursors": "planted"}, out, Reporter())
+    ev = load_events(catalog_path(CatalogSource(synthetic="demo"), out))
     return get_cube(ev, load_cube_config("demo", [], dr=0.35, dt=150)).path
 
 

@@ -56,3 +56,35 @@ def csep_dir() -> Path:
 def _isolated_cube_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never write to the user's cube cache (~/.cache/espb)."""
     os.environ["ESPB_CACHE_DIR"] = str(tmp_path_factory.mktemp("espb-cache"))
+
+
+# ---------------------------------------------------------------------------------------------
+# composing espb-train configs: one place for every test (lightning-hydra-template style)
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def compose_train(*overrides: str):
+    """espb-train's config as Hydra composes it for ``espb-train OVERRIDES`` (no Hydra node)."""
+    from hydra import compose, initialize_config_dir
+
+    from espb.paths import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+@pytest.fixture(scope="session")
+def compose_cfg():
+    """``compose_cfg(*overrides)``: espb-train's composed config (:func:`compose_train`)."""
+    return compose_train
+
+
+@pytest.fixture(scope="session")
+def smoke_cfg():
+    """``smoke_cfg(out, *overrides)``: the smoke preset writing to ``out``, no progress bars."""
+
+    def make(out, *overrides: str):
+        return compose_train("experiment=smoke", f"out_dir={out}", "run.progress=false", *overrides)
+
+    return make

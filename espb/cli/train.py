@@ -1,8 +1,9 @@
-"""``espb-train``: the Hydra app (thin wiring: compose the config, run the experiment, summarise).
+"""``espb-train``: the Hydra app (thin wiring: compose the config, run one configuration, print
+its summary).
 
-espb-train                                   the demo preset (what `make run` runs)
-espb-train experiment=smoke training.loss=bce
-espb-train -m bvalue.dr=0.25,0.35 samples.m_lim=4.0,4.9      a Hydra multirun
+    espb-train                                   the demo preset (what `make run` runs)
+    espb-train experiment=smoke training.loss=bce
+    espb-train -m bvalue.dr=0.25,0.35 samples.m_lim=4.0,4.9      a Hydra multirun
 """
 
 from __future__ import annotations
@@ -15,110 +16,115 @@ from omegaconf import DictConfig
 from espb.paths import conf_dir
 
 
-def _reporter(show_progress: bool):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from espb.training.experiment import Reporter
-
-    console = Console(stderr=True, soft_wrap=True)
-    progress = Progress(
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[text]}"),
-        console=console,
-        disable=not show_progress,
-        transient=False,
-    )
-    tasks: dict[str, int] = {}
-
-    def bar(name, done, total, text):
-        if name not in tasks:
-            if not progress.live.is_started:
-                progress.start()
-            tasks[name] = progress.add_task(name, total=total, text="")
-        progress.update(tasks[name], completed=done, total=total, text=text)
-
-    def say(line):
-        console.print(line, highlight=False, markup=False)
-
-    return Reporter(say=say, bar=bar), progress
-
-
-def main_task(cfg: DictConfig) -> float:
-    from espb.sweep.job import run_job
-
-    rep, progress = _reporter(bool(cfg.run.get("progress", True)))
-    try:
-        out = run_job(cfg, rep)
-    finally:
-        progress.stop()
-    res, summ, wall = out.result, out.summary, out.wall_s
-    t = res.timing
-    say = rep.say
+def print_summary(out, say) -> None:
+    """The end-of-run summary of :class:`espb.training.run.RunOutcome` ``out``."""
+    summ, t, wall = out.summary, out.timing, out.wall_s
     say("")
     say(
-        f"== espb-train {cfg.name}: {'finished' if res.completed else 'stopped'} in {wall:.0f} s =="
+        f"== espb-train {out.plan.name}: {'finished' if out.completed else 'stopped'} in {wall:.0f} s =="
     )
+    n_test = sum(r["phase"] == "test" for r in out.records)
     say(
-        f"  meta-epochs        {len(res.records)}"
-        + (
-            f" ({sum(r['phase'] == 'test' for r in res.records)} in the test period)"
-            if res.records
-            else ""
-        )
+        f"  meta-epochs        {len(out.records)}"
+        + (f" ({n_test} in the test period)" if out.records else "")
     )
     if "val_acc_cumulative" in summ:
         say(
-            f"  cumulative accuracy (development)  {summ['val_acc_cumulative']:.3f} on {summ['val_n_samples']:.0f} samples"
+            f"  cumulative accuracy (development)  {summ['val_acc_cumulative']:.3f} on "
+            f"{summ['val_n_samples']:.0f} samples"
         )
     if "test_acc_cumulative" in summ:
         say(
-            f"  cumulative accuracy (test period)  {summ['test_acc_cumulative']:.3f} on {summ['test_n_samples']:.0f} samples"
+            f"  cumulative accuracy (test period)  {summ['test_acc_cumulative']:.3f} on "
+            f"{summ['test_n_samples']:.0f} samples"
         )
     if "auc_second_half" in summ:
         say(
-            f"  AUC over the last half of the meta-epochs  {summ['auc_second_half']:.3f} ({summ['n_second_half']:.0f} samples)"
+            f"  AUC over the last half of the meta-epochs  {summ['auc_second_half']:.3f} "
+            f"({summ['n_second_half']:.0f} samples)"
         )
-    if t.get("train_steps"):
+    if t.train_steps:
+        busy = t.fwd_bwd_s + t.gather_s
         say(
-            f"  training: {t['train_samples']:,} samples in {t['fwd_bwd_s'] + t['gather_s']:.0f} s "
-            f"({t['train_samples'] / max(t['fwd_bwd_s'] + t['gather_s'], 1e-9):.0f}/s); "
-            f"{100 * (1 - t['fwd_bwd_s'] / wall):.0f}% of the wall time outside forward/backward"
+            f"  training: {t.train_samples:,} samples in {busy:.0f} s ({t.samples_per_s:.0f}/s); "
+            f"{100 * (1 - t.fwd_bwd_s / wall):.0f}% of the wall time outside forward/backward"
         )
-    say(f"  run folder         {res.run_dir}")
-    say(f"  MLflow run         {res.run_id} in experiment '{res.experiment}' ({res.tracking_uri})")
-    if res.tracking_uri.startswith("sqlite"):
+    say(f"  run folder         {out.run_dir}")
+    say(f"  MLflow run         {out.run_id} in experiment '{out.experiment}' ({out.tracking_uri})")
+    if out.tracking_uri.startswith("sqlite"):
         say(
-            f"  open the UI with   .venv/bin/mlflow ui --backend-store-uri {res.tracking_uri} --port 5000"
-            "   (then http://127.0.0.1:5000)"
+            f"  open the UI with   .venv/bin/mlflow ui --backend-store-uri {out.tracking_uri} "
+            "--port 5000   (then http://127.0.0.1:5000)"
         )
-    return float(summ.get("val_acc_cumulative", float("nan")))
+
+
+_process_cache = None
+
+
+def process_cache():
+    """The :class:`espb.training.inputs.RunCache` this process keeps between the jobs it runs
+    (a Hydra multirun worker runs many jobs on one catalog and cube)."""
+    global _process_cache
+    if _process_cache is None:
+        from espb.training.inputs import RunCache
+
+        _process_cache = RunCache()
+    return _process_cache
+
+
+def main_task(cfg: DictConfig) -> float:
+    from espb.cli.progress import console_reporter
+    from espb.training.run import run_one
+
+    rep, progress = console_reporter(bool(cfg.run.get("progress", True)))
+    try:
+        out = run_one(cfg, rep, cache=process_cache())
+    finally:
+        progress.stop()
+    print_summary(out, rep.say)
+    return float(out.summary.get("val_acc_cumulative", float("nan")))
+
+
+_task_started = False
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    from espb.errors import EspbError
+    from espb.cli.errors import user_errors
 
-    try:
+    global _task_started
+    _task_started = True
+    with user_errors("espb-train"):
         return main_task(cfg)
-    except EspbError as exc:
-        print(f"espb-train: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+
+
+def _check_out_dir(argv: list[str]) -> None:
+    """The output folder (``out_dir=`` or ``$ESPB_OUT``) can be written: checked before Hydra
+    creates its folders there, which would end in a traceback."""
+    import os
+    from pathlib import Path
+
+    from espb.cli.errors import user_errors
+
+    given = [a.split("=", 1)[1] for a in argv if a.startswith(("out_dir=", "+out_dir="))]
+    out = Path(given[-1] if given else os.environ.get("ESPB_OUT", "outputs"))
+    with user_errors("espb-train"):
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".espb-write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
 
 
 def main() -> None:
-    _hydra_main()
+    """Hydra exits 1 on a config it cannot compose (an unknown key, a missing preset): that is
+    the user's to fix, so it exits 2 like every other bad setting (docs/reliability.md)."""
+    _check_out_dir(sys.argv[1:])
+    try:
+        _hydra_main()
+    except SystemExit as exc:
+        if exc.code == 1 and not _task_started:
+            sys.exit(2)
+        raise
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def _tracker(config: DictConfig):
-    from espb.training.tracking import tracker_for
+    from espb.tracking import tracker_for
 
     tracking = OmegaConf.to_container(config.tracking, resolve=True)
     return tracker_for(tracking, config.out_dir, str(config.name))
@@ -24,8 +24,7 @@ class SweepParent(Callback):
         self.parent: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from espb import __version__
-        from espb.training.experiment import git_commit
+        from espb.tracking import provenance
 
         name = config.get("sweep", {}).get("name")
         if not name:
@@ -43,8 +42,7 @@ class SweepParent(Callback):
         tracker.client.update_run(self.parent, status="RUNNING")
         tracker.set_tags(
             {
-                "git_commit": git_commit(),
-                "espb_version": __version__,
+                **provenance(),
                 "launcher": launcher,
                 "overrides": " ".join(hc.overrides.task),
             }

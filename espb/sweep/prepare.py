@@ -7,32 +7,30 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from omegaconf import DictConfig
 
-
-def _quiet_reporter():
-    from espb.training.experiment import Reporter
-
-    return Reporter(say=lambda line: None)
+from espb.progress import quiet
 
 
 def build_cube_task(cfg: DictConfig) -> dict:
     """Catalog and cube of one job config (cached: built only if absent)."""
-    from espb.bvalue.cache import cache_root, get_cube
-    from espb.training.experiment import load_catalog, plan
+    from espb.bvalue.cache import cache_root
+    from espb.training.inputs import RunCache, load_cube, load_events
+    from espb.training.plan import plan_run
 
     t0 = time.perf_counter()
-    pl = plan(cfg)
-    events = load_catalog(pl["resolved"]["catalog"], Path(cfg.out_dir), _quiet_reporter())
-    cube = get_cube(events, pl["cube_cfg"], cache_root(cfg.get("cache_dir")))
+    plan = plan_run(cfg)
+    rep = quiet()
+    events = load_events(plan, rep, RunCache())
+    cube, _ = load_cube(plan, events, rep, cache_root(cfg.get("cache_dir")))
+    c = plan.settings.cube
     return {
         "kind": "cube",
         "key": cube.key,
         "built": cube.built,
         "seconds": time.perf_counter() - t0,
-        "what": f"dr {pl['cube_cfg'].dr} dt {pl['cube_cfg'].dt}",
+        "what": f"dr {c.dr} dt {c.dt}",
     }
 
 
@@ -41,22 +39,25 @@ def build_ae_task(cfg: DictConfig) -> dict:
     there is one (the paper-scale fit), else on one CPU thread per process."""
     import torch
 
-    from espb.training.experiment import autoencoder_for, prepare
+    from espb.training.autoencoder import autoencoder_for
+    from espb.training.inputs import build_inputs
+    from espb.training.plan import plan_run
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(1)
     t0 = time.perf_counter()
-    rep = _quiet_reporter()
-    p = prepare(cfg, rep)
-    _, key, info = autoencoder_for(p, device, rep)
+    rep = quiet()
+    plan = plan_run(cfg)
+    _, info = autoencoder_for(plan, build_inputs(plan, rep), device, rep)
+    s = plan.settings
     return {
         "kind": "autoencoder",
-        "key": key,
+        "key": info.key,
         "built": None,
         "seconds": time.perf_counter() - t0,
-        "what": f"dr {p['cube_cfg'].dr} dt {p['cube_cfg'].dt} M_lim {p['s_cfg'].m_lim}",
-        "epochs": info.get("epochs"),
+        "what": f"dr {s.cube.dr} dt {s.cube.dt} M_lim {s.samples.m_lim}",
+        "epochs": info.epochs,
     }
 
 

@@ -1,4 +1,4 @@
-"""Settings of the classifier and its progressive training (paper Sections 3.2-3.3)."""
+"""Settings of the progressive training (paper Section 3.3; the ``training`` config group)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ from espb.errors import ConfigError
 from espb.training.schedule import WEIGHTINGS
 
 LOSSES = ("mae", "bce")
-
-
-@dataclass
-class ModelConfig:
-    """The CNN-TCN (espb.models.classifier): ``layout`` None means the paper layout for
-    512 x 32 x 32 (8081 parameters) or an evenly interleaved one for other block sizes."""
-
-    layout: str | None = None
-    conv_bias: bool = False
-    negative_slope: float = 0.1
 
 
 @dataclass
@@ -51,6 +41,33 @@ class TrainConfig:
     eval_batch_size: int = 128
 
     def validate(self) -> None:
+        import math
+
+        import pandas as pd
+
+        for key in ("lr", "weight_decay"):
+            v = getattr(self, key)
+            if not math.isfinite(v) or v < 0 or (key == "lr" and not 0 < v < 10):
+                raise ConfigError(
+                    f"training.{key}={v} must be a finite number"
+                    + (" in (0, 10) (paper 1e-4)" if key == "lr" else " >= 0 (paper 1e-5)")
+                )
+        try:
+            pd.Timestamp(self.dev_end, tz="UTC")
+        except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            raise ConfigError(
+                f"training.dev_end={self.dev_end!r} is not a date (YYYY-MM-DD, e.g. 2019-12-31): {exc}"
+            ) from None
+        if self.eval_batch_size < 1 or (
+            self.max_meta_epochs is not None and self.max_meta_epochs < 0
+        ):
+            raise ConfigError(
+                "training: eval_batch_size >= 1 and max_meta_epochs >= 0 (or null) needed"
+            )
+        if self.epochs > 100_000 or self.batch_size > 1_000_000:
+            raise ConfigError(
+                f"training.epochs={self.epochs} / batch_size={self.batch_size} are absurd (paper 20 / 32)"
+            )
         if self.loss not in LOSSES:
             raise ConfigError(f"training.loss={self.loss!r}; use one of {list(LOSSES)}")
         if self.weighting not in WEIGHTINGS:

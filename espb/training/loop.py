@@ -10,9 +10,7 @@ every random choice is a function of (seed, meta-epoch, epoch), never of a globa
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,21 +20,55 @@ import pandas as pd
 import torch
 from lightning.fabric import Fabric
 
+from espb.faults import failpoint
 from espb.training.blocks import BlockSource
+from espb.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from espb.training.config import TrainConfig
+from espb.training.identity import check_same_inputs
 from espb.training.metrics import cumulative_accuracy, running_accuracy
 from espb.training.module import BlockClassifier
 from espb.training.perf import tune_allocator
 from espb.training.schedule import MetaEpoch, sample_weights, training_mask, validation_mask
 
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["CHECKPOINT", "LoopResult", "ProgressiveTrainer", "Timing", "make_fabric"]
+
+
+@dataclass
+class Timing:
+    """Where a run's training time went (seconds; steps and samples of this invocation)."""
+
+    fwd_bwd_s: float = 0.0
+    gather_s: float = 0.0
+    validate_s: float = 0.0
+    train_steps: int = 0
+    train_samples: int = 0
+    loop_s: float = 0.0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.train_samples / max(self.fwd_bwd_s + self.gather_s, 1e-9)
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(vars(self))
+
+
+@dataclass
+class LoopState:
+    """Everything a run has produced so far: what a checkpoint holds besides the weights."""
+
+    records: list[dict] = field(default_factory=list)
+    preds: list[dict] = field(default_factory=list)
+    prev_sids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    prev_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: index of the next meta-epoch to train
+    start: int = 0
 
 
 @dataclass
 class LoopResult:
     records: list[dict]
     predictions: pd.DataFrame
-    timing: dict
+    timing: Timing
     completed: bool
     resumed_from: int = -1
     module: BlockClassifier | None = field(default=None, repr=False)
@@ -53,12 +85,6 @@ def _batches(perm: np.ndarray, bs: int) -> list[np.ndarray]:
         last = out.pop()
         out[-1] = np.concatenate([out[-1], last])
     return out
-
-
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def make_fabric(cfg: TrainConfig) -> Fabric:
@@ -88,8 +114,12 @@ class ProgressiveTrainer:
         dates: Callable[[np.ndarray], pd.DatetimeIndex],
         on_meta_epoch: Callable[[MetaEpoch, dict, pd.DataFrame, dict], None] | None = None,
         progress: Callable[[int, int, dict], None] | None = None,
+        identity: dict[str, str] | None = None,
     ) -> None:
         self.table, self.mes, self.source, self.cfg = table, meta_epochs, source, cfg
+        #: what the run is computed from (catalog hash, cube key): a checkpoint of other inputs
+        #: is refused on resume
+        self.identity = dict(identity or {})
         self.fabric, self.run_dir, self.dates = fabric, Path(run_dir), dates
         self.on_meta_epoch, self.progress = on_meta_epoch, progress
         torch.manual_seed(cfg.seed)  # model initialisation only
@@ -105,64 +135,79 @@ class ProgressiveTrainer:
                 self.labels
             )
         self.device = source.device
-        self.timing = {
-            "fwd_bwd_s": 0.0,
-            "gather_s": 0.0,
-            "validate_s": 0.0,
-            "train_steps": 0,
-            "train_samples": 0,
-        }
+        self.timing = Timing()
 
     # ----------------------------------------------------------------------------- checkpoint
-    def _state(self, m: int, records, preds, prev_sids, prev_w) -> dict:
-        return {
-            "meta_epoch": m,
-            "model": self.module.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "records": records,
-            "predictions": preds,
-            "prev_sids": prev_sids,
-            "prev_w": prev_w,
-            "n_meta_epochs": len(self.mes),
-        }
+    def _save(self, m: int, st: LoopState) -> None:
+        save_checkpoint(
+            {
+                "meta_epoch": m,
+                "model": self.module.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "records": st.records,
+                "predictions": st.preds,
+                "prev_sids": st.prev_sids,
+                "prev_w": st.prev_w,
+                "n_meta_epochs": len(self.mes),
+                "identity": self.identity,
+                "timing": self.timing.as_dict(),
+            },
+            self.run_dir / CHECKPOINT,
+        )
 
-    def _load(self, path: Path):
-        st = torch.load(path, map_location=self.device, weights_only=False)
-        self.module.load_state_dict(st["model"])
-        self.opt.load_state_dict(st["optimizer"])
-        return st
+    def _load(self, path: Path) -> LoopState:
+        ck = load_checkpoint(path, self.device)
+        check_same_inputs(path, ck.get("identity") or {}, self.identity)
+        self.module.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.timing = Timing(**ck.get("timing", {}))
+        return LoopState(
+            list(ck["records"]),
+            list(ck["predictions"]),
+            np.asarray(ck["prev_sids"]),
+            np.asarray(ck["prev_w"]),
+            int(ck["meta_epoch"]) + 1,
+        )
 
     # ----------------------------------------------------------------------------- one meta-epoch
-    def _train(self, me: MetaEpoch, sids: np.ndarray, w: np.ndarray) -> float:
+    def _train(self, me: MetaEpoch, sids: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        """``epochs`` epochs of Adam over the training set; the last epoch's mean loss and its
+        training-set accuracy (the share of samples whose score, in training mode as each batch
+        was trained, falls on the side of 0.5 of their label: the training line of Figure 5)."""
         cfg = self.cfg
         self.model.train()
         y_all = torch.as_tensor(self.train_labels[sids], device=self.device)
         w_all = torch.as_tensor(w, dtype=torch.float32, device=self.device)
         sid_t = torch.as_tensor(sids, device=self.device)
-        loss_sum, n_seen = 0.0, 0
+        loss_sum, n_seen, n_right = 0.0, 0, 0
         for epoch in range(cfg.epochs):
             rng = np.random.default_rng([cfg.seed, me.index, epoch])
             perm = rng.permutation(len(sids))
-            loss_sum, n_seen = 0.0, 0
+            loss_sum, n_seen, n_right = 0.0, 0, 0
             for b in _batches(perm, cfg.batch_size):
                 bi = torch.as_tensor(b, device=self.device)
                 t0 = time.perf_counter()
                 x = self.source.blocks(sid_t[bi])
                 t1 = time.perf_counter()
+                y = y_all[bi]
                 with self.fabric.autocast():
-                    loss = self.module.training_step((x, y_all[bi], w_all[bi]))
+                    logits = self.module(x)
+                    loss = self.module.loss(logits, y, w_all[bi])
                 self.opt.zero_grad(set_to_none=True)
                 self.fabric.backward(loss)
                 self.opt.step()
                 lv = float(loss.detach())
                 t2 = time.perf_counter()
-                self.timing["gather_s"] += t1 - t0
-                self.timing["fwd_bwd_s"] += t2 - t1
-                self.timing["train_steps"] += 1
-                self.timing["train_samples"] += len(b)
+                self.timing.gather_s += t1 - t0
+                self.timing.fwd_bwd_s += t2 - t1
+                self.timing.train_steps += 1
+                self.timing.train_samples += len(b)
                 loss_sum += lv * len(b)
                 n_seen += len(b)
-        return loss_sum / n_seen if n_seen else float("nan")
+                n_right += int(((logits.detach() >= 0) == (y >= 0.5)).sum())
+        if not n_seen:
+            return float("nan"), float("nan")
+        return loss_sum / n_seen, n_right / n_seen
 
     def _validate(self, sids: np.ndarray) -> np.ndarray:
         self.model.eval()
@@ -173,77 +218,67 @@ class ProgressiveTrainer:
                 bi = torch.tensor(sids[i : i + self.cfg.eval_batch_size], device=self.device)
                 with self.fabric.autocast():
                     out.append(self.module.score(self.source.blocks(bi)).cpu().numpy())
-        self.timing["validate_s"] += time.perf_counter() - t0
+        self.timing.validate_s += time.perf_counter() - t0
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     # ----------------------------------------------------------------------------- the run
-    def run(self, resume: bool = True) -> LoopResult:
+    def _meta_epoch(self, me: MetaEpoch, st: LoopState) -> dict:
+        """Train meta-epoch ``me`` on everything known before its validation segment, then score
+        the segment (paper Section 3.3); appends its record and predictions to ``st``."""
         cfg = self.cfg
+        t_me = time.perf_counter()
+        sids = self.table["sid"].to_numpy()[training_mask(self.table, me)]
+        in_prev = np.isin(sids, st.prev_sids)
+        pw = None
+        if cfg.weighting == "compound" and len(st.prev_sids):
+            pw = st.prev_w[np.searchsorted(st.prev_sids, sids[in_prev])]
+        w = sample_weights(pw, in_prev, cfg.weighting)
+        train_loss, train_acc = self._train(me, sids, w)
+        va = self.table[validation_mask(self.table, me)]
+        scores = self._validate(va["sid"].to_numpy())
+        rec = self._record(me, va, scores, st.records, train_loss, len(sids), int((~in_prev).sum()))
+        rec["train/accuracy"] = train_acc
+        rec["time/meta_epoch_s"] = time.perf_counter() - t_me
+        st.records.append(rec)
+        pred = {"meta_epoch": np.full(len(va), me.index), "phase": np.full(len(va), me.phase)}
+        for k in ("sid", "target", "row", "col", "label"):
+            pred[k] = va[k].to_numpy()
+        pred["score"] = scores
+        pred["mw"], pred["mean_count"] = va["mw"].to_numpy(), va["mean_count"].to_numpy()
+        st.preds.append(pred)
+        st.prev_sids, st.prev_w = np.sort(sids), w[np.argsort(sids)]
+        return rec
+
+    def run(self, resume: bool = True) -> LoopResult:
+        """Every meta-epoch not done yet (from the checkpoint when ``resume``), a checkpoint
+        after each, then the records and predictions of the whole run."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         ck = self.run_dir / CHECKPOINT
-        records: list[dict] = []
-        preds: list[dict] = []
-        prev_sids = np.zeros(0, np.int64)
-        prev_w = np.zeros(0)
-        start = 0
-        resumed_from = -1
-        if resume and ck.exists():
-            st = self._load(ck)
-            records, preds = st["records"], st["predictions"]
-            prev_sids, prev_w = st["prev_sids"], st["prev_w"]
-            start = resumed_from = st["meta_epoch"] + 1
-        stop = (
-            len(self.mes)
-            if cfg.max_meta_epochs is None
-            else min(len(self.mes), cfg.max_meta_epochs)
-        )
+        st = self._load(ck) if resume and ck.exists() else LoopState()
+        resumed_from = st.start if resume and ck.exists() else -1
+        n = len(self.mes)
+        stop = n if self.cfg.max_meta_epochs is None else min(n, self.cfg.max_meta_epochs)
         t_run = time.perf_counter()
-        for me in self.mes[start:stop]:
-            t_me = time.perf_counter()
-            tr = training_mask(self.table, me)
-            sids = self.table["sid"].to_numpy()[tr]
-            in_prev = np.isin(sids, prev_sids)
-            pw = None
-            if cfg.weighting == "compound" and len(prev_sids):
-                pw = prev_w[np.searchsorted(prev_sids, sids[in_prev])]
-            w = sample_weights(pw, in_prev, cfg.weighting)
-            train_loss = self._train(me, sids, w)
-            va = self.table[validation_mask(self.table, me)]
-            scores = self._validate(va["sid"].to_numpy())
-            rec = self._record(
-                me, va, scores, records, train_loss, len(sids), int((~in_prev).sum())
-            )
-            rec["time/meta_epoch_s"] = time.perf_counter() - t_me
-            records.append(rec)
-            pred = {
-                "meta_epoch": np.full(len(va), me.index),
-                "phase": np.full(len(va), me.phase),
-                "sid": va["sid"].to_numpy(),
-                "target": va["target"].to_numpy(),
-                "row": va["row"].to_numpy(),
-                "col": va["col"].to_numpy(),
-                "label": va["label"].to_numpy(),
-                "score": scores,
-                "mw": va["mw"].to_numpy(),
-                "mean_count": va["mean_count"].to_numpy(),
-            }
-            preds.append(pred)
-            prev_sids, prev_w = np.sort(sids), w[np.argsort(sids)]
-            _atomic_save(self._state(me.index, records, preds, prev_sids, prev_w), ck)
+        for me in self.mes[st.start : stop]:
+            rec = self._meta_epoch(me, st)
+            self._save(me.index, st)
+            failpoint("after_checkpoint", me.index)
             if self.on_meta_epoch is not None:
-                self.on_meta_epoch(me, rec, pd.DataFrame(pred), self.module.state_dict())
+                self.on_meta_epoch(me, rec, pd.DataFrame(st.preds[-1]), self.module.state_dict())
             if self.progress is not None:
-                self.progress(me.index + 1, len(self.mes), rec)
-        self.timing["loop_s"] = time.perf_counter() - t_run
-        completed = len(records) == len(self.mes)
+                self.progress(me.index + 1, n, rec)
+        self.timing.loop_s += time.perf_counter() - t_run
+        preds = st.preds
         pdf = (
-            pd.DataFrame({k: np.concatenate([p[k] for p in preds]) for k in preds[0]})
+            pd.DataFrame({k: np.concatenate([np.asarray(p[k]) for p in preds]) for k in preds[0]})
             if preds
             else pd.DataFrame()
         )
         if len(pdf):
             pdf.insert(2, "date", self.dates(pdf["target"].to_numpy()))
-        return LoopResult(records, pdf, dict(self.timing), completed, resumed_from, self.module)
+        return LoopResult(
+            st.records, pdf, self.timing, len(st.records) == n, resumed_from, self.module
+        )
 
     def _record(
         self,

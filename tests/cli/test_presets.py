@@ -3,41 +3,32 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from espb.bvalue.config import CubeConfig
-from espb.config import from_node
-from espb.models.ae_fit import AEConfig
 from espb.models.classifier import CnnTcn, n_parameters
-from espb.paths import conf_dir
-from espb.samples.config import SampleConfig
-from espb.training.config import ModelConfig, TrainConfig
-from espb.training.experiment import FACTORS
-
-
-def _cfg(*overrides):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+from espb.paper import FACTORS
+from espb.training.plan import plan_run
+from tests.conftest import EXPERIMENTS
+from tests.conftest import compose_train as _cfg
 
 
 def _six(cfg):
     from omegaconf import OmegaConf
 
-    return {k: OmegaConf.select(cfg, v) for k, v in FACTORS.items()}
+    return {f.short: OmegaConf.select(cfg, f.key) for f in FACTORS}
 
 
-@pytest.mark.parametrize("preset", ["demo", "smoke", "paper_model14_9", "paper_model14_0"])
+def test_every_experiment_preset_is_tested():
+    assert {"demo", "smoke", "paper_model14_9", "paper_model14_0", "sweep_demo"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("preset", EXPERIMENTS)
 def test_preset_composes_and_validates(preset):
+    """Every conf/experiment/*.yaml composes and every config group validates through its
+    schema (espb.training.plan.settings_of); a new preset is tested without a new line here."""
     cfg = _cfg(f"experiment={preset}")
     assert cfg.name == preset
-    for schema, key in (
-        (CubeConfig, "bvalue"),
-        (SampleConfig, "samples"),
-        (TrainConfig, "training"),
-        (ModelConfig, "model"),
-        (AEConfig, "autoencoder"),
-    ):
-        from_node(schema, cfg[key], key)
+    plan = plan_run(cfg)
+    assert plan.run_dir.name == plan.hash
 
 
 def test_paper_table_2():

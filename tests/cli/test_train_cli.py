@@ -11,19 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from espb.paths import conf_dir
+from tests.conftest import compose_train
 
 SIX = {"dr": "0.25", "dt": "150", "M_lim": "4.5", "loss": "mae", "l_ME": "21", "AE": "False"}
 
 
 def _compose(out: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=["experiment=smoke", f"out_dir={out}", "run.progress=false", *overrides],
-        )
+    return compose_train("experiment=smoke", f"out_dir={out}", "run.progress=false", *overrides)
 
 
 @pytest.fixture(scope="module")

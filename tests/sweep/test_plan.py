@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from espb.errors import ConfigError
+from espb.paper import FACTOR_KEYS as FACTORS
 from espb.sweep.plan import (
     effective_grid,
     job_config,
@@ -17,7 +18,7 @@ from espb.sweep.plan import (
     sweep_file,
     sweep_jobs,
 )
-from espb.training.experiment import FACTORS, config_hash
+from espb.training.identity import config_hash
 
 TABLE1 = {
     "dr": [0.15, 0.25, 0.35, 0.65],
@@ -135,3 +136,11 @@ def test_effective_grid_counts():
 def test_unknown_sweep_names_the_known_ones():
     with pytest.raises(ConfigError, match="paper_432"):
         sweep_file("paper_433")
+
+
+def test_the_single_source_of_the_factors_is_table_1():
+    """espb.paper.FACTORS, which every layer reads, holds exactly paper Table 1 (this file's
+    TABLE1 is typed from the paper, not from the code)."""
+    from espb.paper import FACTORS as PAPER
+
+    assert {f.short: list(f.levels) for f in PAPER} == TABLE1

@@ -135,7 +135,7 @@ def test_each_cube_and_autoencoder_is_built_once(sweep_out):
 
 def test_output_folders_are_deterministic_per_configuration(sweep_out):
     from espb.sweep.plan import job_config, sweep_jobs
-    from espb.training.experiment import plan
+    from espb.training.plan import plan_run
 
     out, _ = sweep_out
     base = ["experiment=smoke", "name=s8", *GRID]
@@ -144,7 +144,7 @@ def test_output_folders_are_deterministic_per_configuration(sweep_out):
     os.environ["ESPB_OUT"] = str(out)
     try:
         for job in sweep_jobs("paper_432", base):
-            want.add(plan(job_config("paper_432", job, base))["run_dir"].name)
+            want.add(plan_run(job_config("paper_432", job, base)).run_dir.name)
     finally:
         if old is None:
             os.environ.pop("ESPB_OUT")

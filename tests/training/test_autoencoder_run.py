@@ -7,24 +7,19 @@ import json
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from espb.paths import conf_dir
+from tests.conftest import compose_train
 
 
 def _compose(out, cache, *overrides):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "experiment=smoke",
-                f"out_dir={out}",
-                f"cache_dir={cache}",
-                "run.progress=false",
-                "autoencoder.enabled=true",
-                *overrides,
-            ],
-        )
+    return compose_train(
+        "experiment=smoke",
+        f"out_dir={out}",
+        f"cache_dir={cache}",
+        "run.progress=false",
+        "autoencoder.enabled=true",
+        *overrides,
+    )
 
 
 def _tags(out, run_dir):
@@ -57,7 +52,7 @@ def test_one_autoencoder_per_cube_and_mlim_is_reused(ae_runs):
     assert keys[2] != keys[0]  # the time-forward one is another
     files = sorted((cache / "autoencoders").glob("ae-*.pt"))
     assert len(files) == 2
-    info = torch.load(files[0], weights_only=False)["info"]
+    info = torch.load(files[0], weights_only=True)["info"]
     assert info["n_train"] + info["n_val"] == 2000 and info["n_val"] == 400  # 80/20 split
 
 
