@@ -20,9 +20,9 @@ from espb.paths import conf_dir
 
 
 def _reporter(show: bool):
-    from espb.cli.train import _reporter as train_reporter
+    from espb.cli.progress import console_reporter
 
-    return train_reporter(show)
+    return console_reporter(show)
 
 
 def main_task(cfg: DictConfig) -> float:

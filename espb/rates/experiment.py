@@ -19,6 +19,10 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from espb.catalog.source import CatalogSource, catalog_path
+from espb.config import from_node
+from espb.errors import ConfigError
+from espb.progress import Reporter
 from espb.rates.bfeatures import b_feature_arrays, cube_for, period_cell_means
 from espb.rates.counts import RateGrid, count_events, counted_events
 from espb.rates.evaluate import Evaluation, evaluate
@@ -26,9 +30,32 @@ from espb.rates.features import FeatureTable, feature_table, lag_feature_arrays
 from espb.rates.glm import LrtResult, poisson_vs_nb_lrt
 from espb.rates.settings import RateSettings
 from espb.rates.walkforward import make_folds, walk_forward
-from espb.training.experiment import Reporter, git_commit, load_catalog
+from espb.tracking import git_commit
 
 SUMMARY = "summary.json"
+
+#: the last event table read, by (path, mtime, size): a multirun's jobs share one process
+_EVENTS: dict[tuple, pd.DataFrame] = {}
+
+
+def load_catalog(node, out_dir: Path, rep: Reporter) -> pd.DataFrame:
+    """The event table of the ``catalog`` node: ``path`` (an espb table) or the synthetic
+    catalog ``synthetic``, generated once into ``<out_dir>/catalogs/`` (espb.catalog.source)."""
+    from espb.catalog.schema import load_events
+
+    syn = node.get("synthetic") if node is not None else None
+    if syn is not None and not isinstance(syn, str):
+        raise ConfigError(
+            "catalog.synthetic must name a synthetic preset (demo, paper, smoke) or a YAML file, "
+            "e.g. catalog.synthetic=demo"
+        )
+    path = catalog_path(from_node(CatalogSource, node, "catalog"), out_dir, rep.say)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _EVENTS:
+        _EVENTS.clear()
+        _EVENTS[key] = load_events(path)
+    return _EVENTS[key].copy(deep=False)
 
 
 @dataclass
@@ -103,7 +130,7 @@ def run_rates(cfg: DictConfig, rep: Reporter | None = None) -> RateResult:
     if (run_dir / SUMMARY).exists() and not force:
         return finished_result(run_dir, s.label, t_start)
     run_dir.mkdir(parents=True, exist_ok=True)
-    events = load_catalog(dict(cfg.catalog), out_dir, rep)
+    events = load_catalog(cfg.get("catalog"), out_dir, rep)
     prep = prepare(events, s, cfg.get("cache_dir"), rep.say)
     folds = make_folds(prep.grid, s.evaluation, prep.table.warmup)
     rep.say(

@@ -1,7 +1,7 @@
 """What a rate-forecast run leaves behind: the run folder (predictions, per-fold metrics, pyCSEP
 table, alpha map, figures, summary.json) and its MLflow run (params, per-fold metrics at step =
 test year, summary metrics, the files as artifacts), through espb's
-:class:`~espb.training.tracking.Tracker`.
+:class:`~espb.tracking.Tracker`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from espb.rates import figures as fg
-from espb.training.tracking import flatten, tracker_for
+from espb.tracking import flatten, tracker_for
 
 #: per-fold metrics logged to MLflow under fold/ (step: the fold's year, else its index)
 FOLD_KEYS = ("deviance", "nll", "crps", "n")

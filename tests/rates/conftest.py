@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -28,3 +30,24 @@ def smoke_data() -> DataConfig:
         m_min=3.0,
         magnitude="mw",
     )
+
+
+@pytest.fixture(scope="session")
+def out_template(tmp_path_factory: pytest.TempPathFactory):
+    """An output folder made once per session: an MLflow store with its tables (creating them
+    runs MLflow's migrations, ~10 s) and the smoke synthetic catalog. Tests copy it."""
+    from espb.catalog.source import CatalogSource, catalog_path
+    from espb.tracking import tracker_for
+
+    out = tmp_path_factory.mktemp("rates-template") / "out"
+    tracker_for({}, out, "template")
+    catalog_path(CatalogSource(synthetic="smoke"), out, lambda line: None)
+    return out
+
+
+@pytest.fixture()
+def out_dir(tmp_path, out_template):
+    """A fresh output folder (a copy of :func:`out_template`) at ``tmp_path / "out"``."""
+    import shutil
+
+    return Path(shutil.copytree(out_template, tmp_path / "out"))

@@ -57,35 +57,18 @@ def test_conf_lists_every_setting():
     assert set(y["features"]["cube"]) == {f.name for f in fields(rc.CubeFeatureConfig)}
 
 
-def test_multirun_model_cell_period_logs_to_mlflow_and_reports(tmp_path):
-    p = run(
-        [
-            "espb-rates",
-            "-m",
-            "rates/preset=rate_smoke",
-            "model.kind=poisson_glm,nb_glm",
-            "data.cell_deg=1.0,1.5",
-            "data.period_days=7,14",
-            *FAST,
-        ],
-        tmp_path,
-    )
-    assert p.out.count("== espb-rates rate_smoke") == 8
+def _multirun(tmp_path, grid: list[str]):
+    p = run(["espb-rates", "-m", "rates/preset=rate_smoke", *grid, *FAST], tmp_path)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'out' / 'mlruns.db'}")
     exp = client.get_experiment_by_name("espb-rate_smoke")
     runs = client.search_runs([exp.experiment_id])
-    assert len(runs) == 8 and all(r.info.status == "FINISHED" for r in runs)
-    combos = {
-        (
-            r.data.params["model.kind"],
-            r.data.params["data.cell_deg"],
-            r.data.params["data.period_days"],
-        )
-        for r in runs
-    }
-    assert len(combos) == 8
+    return p, client, exp, runs
+
+
+def _check_runs(client, runs) -> None:
+    assert all(r.info.status == "FINISHED" for r in runs)
     r0 = runs[0]
     for key in (
         "test/deviance",
@@ -104,58 +87,79 @@ def test_multirun_model_cell_period_logs_to_mlflow_and_reports(tmp_path):
         "figures/pit.png",
         "figures/deviance_by_year.png",
     } <= arts
-    rep = run(
-        [
-            "espb-rates-report",
-            str(tmp_path / "out" / "rates" / "rate_smoke"),
-            "-o",
-            str(tmp_path / "rep"),
-        ],
-        tmp_path,
-    )
+
+
+def test_multirun_logs_to_mlflow_reports_and_skips_a_finished_run(tmp_path, out_dir, capsys):
+    """Two models in one Hydra multirun (the full model x cell size x period grid: the slow
+    test below), the comparison report, and the same configuration again reported, not rerun."""
+    grid = ["model.kind=poisson_glm,nb_glm", "data.cell_deg=1.5"]
+    p, client, exp, runs = _multirun(tmp_path, grid)
+    assert p.out.count("== espb-rates rate_smoke") == 2 and len(runs) == 2
+    assert {r.data.params["model.kind"] for r in runs} == {"poisson_glm", "nb_glm"}
+    _check_runs(client, runs)
+    from espb.cli.rates import report_main
+
+    report_main([str(out_dir / "rates" / "rate_smoke"), "-o", str(tmp_path / "rep")])
     tab = pd.read_csv(tmp_path / "rep" / "comparison.csv")
-    assert len(tab) == 8 and set(tab["model"]) == {"poisson_glm", "nb_glm"}
+    assert len(tab) == 2 and set(tab["model"]) == {"poisson_glm", "nb_glm"}
     assert tab["deviance vs NB GLM %"].notna().all()
-    assert (
-        "mean Poisson deviance" in rep.stdout
-        and (tmp_path / "rep" / "deviance_by_year_0.png").exists()
+    assert "mean Poisson deviance" in capsys.readouterr().out
+    assert (tmp_path / "rep" / "deviance_by_year_0.png").exists()
+    from espb.rates.experiment import run_rates
+
+    again = run_rates(
+        compose(
+            ["rates/preset=rate_smoke", "model.kind=nb_glm", *grid[1:], *FAST, f"out_dir={out_dir}"]
+        )
     )
-    # the same configuration again: reported, not recomputed
-    again = run(
-        [
-            "espb-rates",
-            "rates/preset=rate_smoke",
-            "model.kind=poisson_glm",
-            "data.cell_deg=1.0",
-            "data.period_days=7",
-            *FAST,
-        ],
-        tmp_path,
-    )
-    assert "finished before" in again.out
-    assert len(client.search_runs([exp.experiment_id])) == 8
+    assert again.already_done and again.label == "nb_glm"
+    assert len(client.search_runs([exp.experiment_id])) == 2
 
 
-def test_network_with_b_value_features_run(tmp_path):
-    p = run(
-        [
-            "espb-rates",
-            "rates/preset=rate_smoke",
-            "model.kind=earthquakenet",
-            "features.bvalue=true",
-            *FAST,
-        ],
-        tmp_path,
+@pytest.mark.slow
+def test_multirun_model_cell_period_grid(tmp_path, out_dir):
+    grid = ["model.kind=poisson_glm,nb_glm", "data.cell_deg=1.0,1.5", "data.period_days=7,14"]
+    p, client, exp, runs = _multirun(tmp_path, grid)
+    assert p.out.count("== espb-rates rate_smoke") == 8 and len(runs) == 8
+    combos = {
+        (
+            r.data.params["model.kind"],
+            r.data.params["data.cell_deg"],
+            r.data.params["data.period_days"],
+        )
+        for r in runs
+    }
+    assert len(combos) == 8
+    _check_runs(client, runs)
+
+
+def test_network_with_b_value_features_run(out_dir):
+    from espb.progress import quiet
+    from espb.rates.experiment import run_rates
+
+    lines = []
+    rep = quiet()
+    rep.say = lines.append
+    res = run_rates(
+        compose(
+            [
+                "rates/preset=rate_smoke",
+                "model.kind=earthquakenet",
+                "features.bvalue=true",
+                *FAST,
+                f"out_dir={out_dir}",
+            ]
+        ),
+        rep,
     )
-    assert "earthquakenet+b" in p.out and "b-value cube built" in p.out
-    run_dir = next((tmp_path / "out" / "rates" / "rate_smoke").rglob("summary.json")).parent
-    summ = json.loads((run_dir / "summary.json").read_text())
-    assert summ["label"] == "earthquakenet+b" and summ["cube"]["cube_built"]
+    assert res.label == "earthquakenet+b" and any("b-value cube" in x for x in lines)
+    summ = json.loads((res.run_dir / "summary.json").read_text())
+    assert summ["label"] == "earthquakenet+b" and summ["cube"]["cube_path"]
     assert summ["settings"]["model"]["max_epochs"] == 3  # the smoke preset's
-    pred = pd.read_parquet(run_dir / "predictions.parquet")
+    pred = pd.read_parquet(res.run_dir / "predictions.parquet")
     assert {"b_mean", "b_change", "log_nb_mean", "log_nb_change"} <= set(pred.columns)
     assert pred["alpha"].nunique() > 1  # per-cell (and per-period) dispersion
-    hist = pd.read_csv(run_dir / "training_history.csv")
+    hist = pd.read_csv(res.run_dir / "training_history.csv")
     assert set(hist["fold"]) == {0, 1, 2, 3}
 
 
@@ -246,7 +250,7 @@ def handmade_comcat(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def test_rate_seed_on_a_handmade_comcat_export(tmp_path):
+def test_rate_seed_on_a_handmade_comcat_export(tmp_path, out_dir):
     csv = handmade_comcat(tmp_path / "central_asia.csv")
     table = tmp_path / "central_asia.parquet"
     run(
@@ -266,20 +270,18 @@ def test_rate_seed_on_a_handmade_comcat_export(tmp_path):
         ],
         tmp_path,
     )
-    p = run(
-        [
-            "espb-rates",
-            "rates/preset=rate_seed",
-            f"catalog.path={table}",
-            "model.kind=nb_glm",
-            *FAST,
-        ],
-        tmp_path,
-    )
-    assert "21 cells" in p.out and "6 folds (2018 .. 2023)" in p.out
-    summ = json.loads(
-        next((tmp_path / "out" / "rates" / "rate_seed").rglob("summary.json")).read_text()
-    )
+    from espb.progress import quiet
+    from espb.rates.experiment import run_rates
+
+    lines = []
+    rep = quiet()
+    rep.say = lines.append
+    over = [f"catalog.path={table}", "model.kind=nb_glm", "evaluation.pycsep=false", *FAST]
+    over.append(f"out_dir={out_dir}")
+    res = run_rates(compose(["rates/preset=rate_seed", *over]), rep)
+    out = "\n".join(lines)
+    assert "21 cells" in out and "6 folds (2018 .. 2023)" in out
+    summ = json.loads((res.run_dir / "summary.json").read_text())
     s = summ["settings"]
     assert s["data"]["region"] == [38.0, 45.0, 65.0, 85.0] and s["data"]["cell_deg"] == 3.0
     assert (
@@ -290,7 +292,6 @@ def test_rate_seed_on_a_handmade_comcat_export(tmp_path):
     assert summ["counts"]["n_outside_region"] > 0 and summ["counts"]["n_below_m_min"] > 0
     assert [f["label"] for f in summ["folds"]] == [str(y) for y in range(2018, 2024)]
     from espb.errors import ConfigError
-    from espb.rates.experiment import run_rates
 
     with pytest.raises(ConfigError, match="catalog.path"):  # rate_seed needs the user's export
         run_rates(compose(["rates/preset=rate_seed", f"out_dir={tmp_path / 'o2'}"]))

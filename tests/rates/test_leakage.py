@@ -125,27 +125,51 @@ def test_b_value_check_catches_a_leaky_window(smoke_events, smoke_data, bfeat_cf
     assert "log_nb_mean" in changed_up_to(a, b, k)
 
 
+def _walk(events, data, kind):
+    ev_cfg = EvalConfig(test_start="2011-01-01", test_end="2011-12-31", step="13")
+    model = ModelConfig(kind=kind, max_epochs=2, patience=1, threads=1)
+    g = count_events(events, data)
+    tab = feature_table(g, lag_feature_arrays(g, FeatureConfig()))
+    folds = make_folds(g, ev_cfg, tab.warmup)
+    pred, _ = walk_forward(tab, folds, model, g.n_cells)
+    return pred.sort_values(["period", "cell"]).reset_index(drop=True), folds
+
+
+def _early_and_late_changes(events, data, kind):
+    """(columns changed for periods <= k, whether mu changed after k) when the events from
+    period k + 1 on change; k lies inside the second fold."""
+    base, folds = _walk(events, data, kind)
+    k = folds[1].start + 3
+    g = count_events(events, data)
+    alt, _ = _walk(perturb(events, g.period_start[k + 1], seed=7), data, kind)
+    early = base["period"] <= k
+    changed = [
+        c
+        for c in ("mu", "alpha", "y")
+        if not np.array_equal(base.loc[early, c].to_numpy(), alt.loc[early, c].to_numpy())
+    ]
+    late = not np.array_equal(base.loc[~early, "mu"].to_numpy(), alt.loc[~early, "mu"].to_numpy())
+    return changed, late
+
+
 @pytest.mark.parametrize("kind", ["nb_glm", "earthquakenet"])
 def test_walk_forward_forecasts_ignore_later_periods(smoke_events, smoke_data, kind):
     """End to end: the forecasts of every period <= k (fits on earlier periods, features from
     earlier periods) are bit-identical when the events from period k + 1 on change."""
-    ev_cfg = EvalConfig(test_start="2011-01-01", test_end="2011-12-31", step="13")
-    model = ModelConfig(kind=kind, max_epochs=2, patience=1, threads=1)
+    changed, late = _early_and_late_changes(smoke_events, smoke_data, kind)
+    assert changed == [] and late
 
-    def run(events):
-        g = count_events(events, smoke_data)
-        tab = feature_table(g, lag_feature_arrays(g, FeatureConfig()))
-        folds = make_folds(g, ev_cfg, tab.warmup)
-        pred, _ = walk_forward(tab, folds, model, g.n_cells)
-        return pred.sort_values(["period", "cell"]).reset_index(drop=True), folds
 
-    base, folds = run(smoke_events)
-    k = folds[1].start + 3  # inside the second fold
-    g = count_events(smoke_events, smoke_data)
-    alt, _ = run(perturb(smoke_events, g.period_start[k + 1], seed=7))
-    early = base["period"] <= k
-    for col in ("mu", "alpha", "y"):
-        np.testing.assert_array_equal(
-            base.loc[early, col].to_numpy(), alt.loc[early, col].to_numpy()
-        )
-    assert not np.array_equal(base.loc[~early, "mu"].to_numpy(), alt.loc[~early, "mu"].to_numpy())
+def test_walk_forward_check_catches_a_leaky_fit(smoke_events, smoke_data, monkeypatch):
+    """A deliberately leaky walk-forward (each fold also trains on its own test periods) is
+    caught by the same check: forecasts of periods <= k change."""
+    import espb.rates.walkforward as wf
+
+    honest = wf.fit_predict
+
+    def leaky(model, train, test, features, n_cells, seed):
+        return honest(model, pd.concat([train, test]), test, features, n_cells, seed)
+
+    monkeypatch.setattr(wf, "fit_predict", leaky)
+    changed, _ = _early_and_late_changes(smoke_events, smoke_data, "nb_glm")
+    assert "mu" in changed
