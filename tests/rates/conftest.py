@@ -11,11 +11,17 @@ from espb.rates.config import DataConfig
 
 
 @pytest.fixture(scope="session")
-def smoke_events() -> pd.DataFrame:
+def smoke_synth():
+    """The smoke synthetic catalog (seed 0, planted precursors), generated once."""
     from espb.catalog.synthetic.config import load_synth_config
     from espb.catalog.synthetic.generate import synthesize
 
-    return synthesize(load_synth_config("smoke")).events
+    return synthesize(load_synth_config("smoke", ["seed=0", "precursors.mode=planted"]))
+
+
+@pytest.fixture(scope="session")
+def smoke_events(smoke_synth) -> pd.DataFrame:
+    return smoke_synth.events
 
 
 @pytest.fixture()
@@ -33,15 +39,20 @@ def smoke_data() -> DataConfig:
 
 
 @pytest.fixture(scope="session")
-def out_template(tmp_path_factory: pytest.TempPathFactory):
+def out_template(tmp_path_factory: pytest.TempPathFactory, smoke_synth):
     """An output folder made once per session: an MLflow store with its tables (creating them
-    runs MLflow's migrations, ~10 s) and the smoke synthetic catalog. Tests copy it."""
-    from espb.catalog.source import CatalogSource, catalog_path
+    runs MLflow's migrations, ~10 s) and the smoke synthetic catalog where
+    espb.catalog.source.catalog_path keeps it. Tests copy it."""
+    from espb.catalog.schema import save_events
+    from espb.catalog.source import CatalogSource, synthetic_path
     from espb.tracking import tracker_for
 
     out = tmp_path_factory.mktemp("rates-template") / "out"
     tracker_for({}, out, "template")
-    catalog_path(CatalogSource(synthetic="smoke"), out, lambda line: None)
+    path = synthetic_path(CatalogSource(synthetic="smoke"), out)
+    path.parent.mkdir(parents=True)
+    save_events(smoke_synth.events, path, smoke_synth.meta)
+    smoke_synth.plants.to_parquet(path.with_name(path.stem + ".plants.parquet"), index=False)
     return out
 
 
