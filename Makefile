@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu
+.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu rate-demo rate-seed rate-japan
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -140,6 +140,26 @@ cube-paper: $(STAMP) ## build the paper's 12 (dr, dt) cubes from the paper-scale
 
 bench-cube: $(STAMP) ## benchmark the paper-size cube against the brute-force reference (docs/performance.md)
 	$(BIN)/python benchmarks/cube.py
+
+# ---- rate forecasts (docs/rates.md): Poisson GLM, NB GLM, EarthquakeNet, each with and without b-value features ----
+RATES_ARGS ?=
+RATE_MODELS ?= model.kind=poisson_glm,nb_glm,earthquakenet features.bvalue=false,true
+JAPAN_CSV ?= ../shared/data/real/comcat_japan_m45_2000_2026.csv
+
+rate-demo: $(STAMP) ## rate forecasts on the demo catalog: 3 models x b-features walk-forward 2009-2014 + comparison table (minutes)
+	ESPB_OUT=$(OUT) $(BIN)/espb-rates -m rates/preset=rate_demo $(RATE_MODELS) $(RATES_ARGS)
+	$(BIN)/espb-rates-report $(OUT)/rates/rate_demo
+
+rate-seed: $(STAMP) ## the seed paper's setting on your ComCat export: make rate-seed COMCAT=central_asia.csv
+	@test -n "$(COMCAT)" || { echo "set COMCAT=<your ComCat CSV of 38-45 N, 65-85 E, 2010-2024, M>=3> (docs/rates.md says how to download it)"; exit 2; }
+	$(BIN)/espb catalog ingest $(COMCAT) --format comcat --region none --max-depth none -o $(OUT)/catalogs/comcat_seed.parquet
+	ESPB_OUT=$(OUT) $(BIN)/espb-rates -m rates/preset=rate_seed catalog.path=$(abspath $(OUT))/catalogs/comcat_seed.parquet $(RATE_MODELS) $(RATES_ARGS)
+	$(BIN)/espb-rates-report $(OUT)/rates/rate_seed
+
+rate-japan: $(STAMP) ## real-data check on the ComCat Japan M>=4.5 file (2 deg cells, walk-forward 2020-2025)
+	$(BIN)/espb catalog ingest $(JAPAN_CSV) --format comcat --region none --max-depth none -o $(OUT)/catalogs/comcat_japan.parquet
+	ESPB_OUT=$(OUT) $(BIN)/espb-rates -m rates/preset=rate_japan catalog.path=$(abspath $(OUT))/catalogs/comcat_japan.parquet $(RATE_MODELS) $(RATES_ARGS)
+	$(BIN)/espb-rates-report $(OUT)/rates/rate_japan
 
 clean: ## remove generated outputs (keeps .venv)
 	rm -rf $(OUT) .pytest_cache .ruff_cache
