@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
+.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -89,6 +89,9 @@ signal-check: $(STAMP) ## planted vs shuffled-label demo runs: AUC >= 0.7 vs 0.4
 
 bench-train: $(STAMP) ## training throughput (in-memory gather vs zarr DataLoader) + demo-run overhead share (docs/performance.md)
 	$(BIN)/python benchmarks/train_throughput.py --out $(OUT) --demo
+
+bench-forecast: $(STAMP) ## dense forecast scoring vs per-block, side by side: demo test period + paper-scale projection (docs/performance.md)
+	$(BIN)/python benchmarks/forecast.py --out $(OUT) --ae
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

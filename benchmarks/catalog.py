@@ -43,12 +43,12 @@ if step == "synth":
            "isc_bytes": (work / "catalog_isc.csv").stat().st_size}
 else:
     from espb.catalog.build import FilterConfig, IngestConfig
-    from espb.catalog.magnitudes import MagnitudeConfig
+    from espb.catalog.magnitudes import PAPER_FAMILY_RELATION, MagnitudeConfig
     from espb.catalog.readers import ingest
     from espb.catalog.schema import catalog_hash, load_events
     from espb.catalog.synthetic.config import load_synth_config
     filt = load_synth_config(preset).filters
-    cfg = IngestConfig(magnitudes=MagnitudeConfig(mw_round=0.1), filters=filt)
+    cfg = IngestConfig(magnitudes=MagnitudeConfig(mw_round=0.1, family_relation=dict(PAPER_FAMILY_RELATION)), filters=filt)
     df, rep, meta = ingest(work / "catalog_isc.csv", "isc", cfg)
     out = {"ingest_isc_s": time.perf_counter() - t0, "n_rows": rep.n_input, "n_events": len(df),
            "same_as_synthetic": catalog_hash(df) ==

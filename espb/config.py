@@ -18,12 +18,16 @@ from espb.paths import conf_dir
 T = TypeVar("T")
 
 
-def resolve_preset(name: str | Path, group: str) -> Path:
-    """``name`` as a YAML path, or the file ``conf/<group>/<name>.yaml``; ConfigError if absent."""
+def resolve_preset(name: str | Path, group: str, base: Path | None = None) -> Path:
+    """``name`` as a YAML path, or the file ``<base>/<group>/<name>.yaml`` (``base``: the
+    ``conf/`` directory of the Hydra groups by default; ``presets/`` for the presets that are
+    not groups); ConfigError if absent."""
     p = Path(name)
-    path = p if p.suffix in (".yaml", ".yml") else conf_dir() / group / f"{name}.yaml"
+    base = base if base is not None else conf_dir()
+    path = p if p.suffix in (".yaml", ".yml") else base / group / f"{name}.yaml"
     if not path.exists():
-        known = sorted(f.stem for f in (conf_dir() / group).glob("*.yaml"))
+        known = sorted(f.stem for f in (base / group).glob("*.yaml"))
+
         raise ConfigError(
             f"{group}: preset {str(name)!r} not found ({path}); use one of {known} or a YAML file"
         )

@@ -160,14 +160,17 @@ class Tracker:
         self.run_id = run.info.run_id
         return self.run_id
 
-    def find_finished(self, config_hash: str, inputs: dict[str, str] | None = None) -> str | None:
+    def find_finished(
+        self, config_hash: str, inputs: dict[str, str] | None = None, tag: str = "espb_completed"
+    ) -> str | None:
         """The id of a FINISHED run of this experiment tagged with ``config_hash``, the tags of
-        ``inputs`` (e.g. ``cube_key``: what it was computed from) and ``espb_completed=true``
-        (set only after a run's last artifact), else None."""
+        ``inputs`` (e.g. ``cube_key``: what it was computed from) and ``tag=true`` (set only
+        after a run's last artifact: ``espb_completed`` for the whole schedule,
+        ``espb_completed_dev`` for its development period), else None."""
         extra = "".join(f" and tags.{k} = '{v}'" for k, v in (inputs or {}).items())
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.config_hash = '{config_hash}' and tags.espb_completed = 'true' "
+            filter_string=f"tags.config_hash = '{config_hash}' and tags.{tag} = 'true' "
             f"and attributes.status = 'FINISHED'{extra}",
             max_results=1,
         )

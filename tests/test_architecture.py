@@ -28,7 +28,8 @@ RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 
 #: what each command module of espb/cli may import besides the base modules and espb.cli itself
 CLI_WIRES: dict[str, set[str]] = {
-    "main": {"catalog"},
+    "main": set(),
+    "catalog": {"catalog"},
     "console": set(),
     "progress": set(),
     "cube": {"bvalue", "catalog"},

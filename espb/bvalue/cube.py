@@ -13,12 +13,15 @@ import xarray as xr
 from espb.bvalue.config import CubeConfig
 from espb.bvalue.estimators import EPS_MAG, MODE_CODES, selection_slack
 from espb.bvalue.grid import cell_centres, day_index, search_box_deg
+from espb.bvalue.guards import Coverage, assess_coverage, check_grid_memory, check_pairs_memory
 from espb.errors import EspbError
 
 #: Bumped whenever the numbers a cube holds could change for the same catalog and settings.
 ALGORITHM_VERSION = 1
 
 Progress = Callable[[int, int, str], None]
+#: latitude rows of the grid the kernel processes at once (bounds the memory of its lists)
+ROWS_PER_STRIPE = 8
 
 
 @dataclass
@@ -84,7 +87,10 @@ def prepare_events(events: pd.DataFrame, cfg: CubeConfig) -> CubeInputs:
 
 
 def compute_arrays(
-    inp: CubeInputs, cfg: CubeConfig, progress: Progress | None = None, rows_per_stripe: int = 8
+    inp: CubeInputs,
+    cfg: CubeConfig,
+    progress: Progress | None = None,
+    rows_per_stripe: int = ROWS_PER_STRIPE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """b (float32), n_events and n_used (int32), each (time, lat, lon), and timing stats."""
     from espb.bvalue.kernels import compute_stripe
@@ -143,8 +149,10 @@ def to_dataset(
     catalog_hash: str,
     key: str,
     inp: CubeInputs,
+    coverage: Coverage | None = None,
 ) -> xr.Dataset:
-    """Wrap the arrays with named dims, cell-centre coordinates and CF-style attributes."""
+    """Wrap the arrays with named dims, cell-centre coordinates and CF-style attributes
+    (``coverage``: the catalog's time range against the cube's, flagged when beyond it)."""
     from espb import __version__
 
     la0, la1, lo0, lo1 = cfg.region
@@ -232,9 +240,23 @@ def to_dataset(
         "n_magnitudes_rounded": inp.n_rounded,
         "fraction_b_nonzero": float(np.count_nonzero(b) / b.size) if b.size else 0.0,
         "fraction_ge10_events": float(np.count_nonzero(n >= 10) / n.size) if n.size else 0.0,
+        **_coverage_attrs(coverage),
         **{k: v for k, v in fields.items() if v is not None},
     }
     return ds
+
+
+def _coverage_attrs(cov: Coverage | None) -> dict:
+    if cov is None or cov.first is None:
+        return {}
+    return {
+        "catalog_first_event": cov.first.isoformat(),
+        "catalog_last_event": cov.last.isoformat(),
+        "days_before_catalog_start": cov.days_before_start,
+        "days_after_catalog_end": cov.days_after_end,
+        "beyond_catalog_range": int(bool(cov.warning)),
+        "coverage_warning": cov.warning,
+    }
 
 
 def build_cube(
@@ -245,8 +267,13 @@ def build_cube(
     key: str = "",
     progress: Progress | None = None,
 ) -> tuple[xr.Dataset, dict]:
-    """Compute a cube in memory (no cache): the Dataset and timing stats."""
+    """Compute a cube in memory (no cache): the Dataset and timing stats. ConfigError, before
+    anything grid-sized is allocated, if the arrays or the kernel's lists would not fit in memory
+    (:mod:`espb.bvalue.guards`)."""
+    check_grid_memory(cfg)
     inp = prepare_events(events, cfg)
-    b, n, u, stats = compute_arrays(inp, cfg, progress)
+    check_pairs_memory(inp.lat, cfg, ROWS_PER_STRIPE)
+    b, n, u, stats = compute_arrays(inp, cfg, progress, ROWS_PER_STRIPE)
     stats["n_events_used"] = len(inp.mag)
-    return to_dataset(b, n, u, cfg, catalog_hash, key, inp), stats
+    cov = assess_coverage(events, cfg, counts=False)
+    return to_dataset(b, n, u, cfg, catalog_hash, key, inp, cov), stats

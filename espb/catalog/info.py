@@ -1,25 +1,30 @@
-"""``espb catalog info``: what is in an event table, as text and as a figure."""
+"""``espb catalog info``: what is in an event table, as text (figures: :mod:`espb.catalog.figures`)."""
 
 from __future__ import annotations
 
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from espb.catalog.figures import plot_overview  # noqa: F401 (re-exported)
 from espb.catalog.magnitudes import families
+from espb.catalog.quality import estimate_mc, find_placeholders
 from espb.catalog.report import DropReport
 from espb.catalog.stats import aki_b, magnitude_histogram, mc_maxc
 
 
 def summarize(df: pd.DataFrame, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Counts, time range, magnitude-type mix, FMD, Mc (maximum curvature), drop report."""
+    """Counts, time range, magnitude-type mix, FMD, Mc (maximum curvature, and b-value stability
+    by seismostats), suspected placeholder magnitudes, exact zeros, drop report."""
     meta = meta if meta is not None else df.attrs.get("espb", {})
     mw = df["mw"].to_numpy(dtype=float)
     hist = magnitude_histogram(mw, 0.1)
     mc = mc_maxc(mw, 0.1)
+    mag = df["mag"].to_numpy(dtype=float)
+    spikes = find_placeholders(mag, df["mag_type"].astype(str).to_numpy())
+    mcs = estimate_mc(mw)
     out: dict[str, Any] = {
         "n_events": int(len(df)),
         "time_range": [str(df["time"].iloc[0]), str(df["time"].iloc[-1])] if len(df) else None,
@@ -39,6 +44,21 @@ def summarize(df: pd.DataFrame, meta: dict[str, Any] | None = None) -> dict[str,
         else {},
         "mc_maxc": mc,
         "b_aki_above_mc": aki_b(mw, mc) if np.isfinite(mc) else float("nan"),
+        "mc_b_stability": mcs.mc,
+        "b_at_mc_b_stability": mcs.b,
+        "mc_method": mcs.method,
+        "mc_problem": mcs.problem,
+        "placeholders": [
+            {
+                "mag_type": x.mag_type,
+                "value": x.value,
+                "count": x.count,
+                "share": x.share,
+                "ratio": x.ratio,
+            }
+            for x in spikes
+        ],
+        "n_mag_exactly_zero": int((mag == 0).sum()),
         "n_mw_ge_5": int((mw >= 5 - 1e-9).sum()),
         "mw_histogram": {f"{k:.1f}": int(v) for k, v in hist.items()},
         "catalog_hash": meta.get("catalog_hash"),
@@ -59,6 +79,8 @@ def text_lines(s: dict[str, Any], hist_width: int = 50) -> list[str]:
             f"depth (km)      {s['depth_range_km'][0]:.1f} .. {s['depth_range_km'][1]:.1f}",
             f"Mw              {s['mw_range'][0]:.2f} .. {s['mw_range'][1]:.2f}   (Mw >= 5: {s['n_mw_ge_5']:,})",
             f"Mc (max. curv.) {s['mc_maxc']:.1f}   Aki b above Mc: {s['b_aki_above_mc']:.2f}",
+            _mc_line(s),
+            *_placeholder_lines(s),
             f"catalog hash    {s['catalog_hash']}",
             "",
             "magnitude types (as reported -> family used for Mw):",
@@ -86,46 +108,24 @@ def text_lines(s: dict[str, Any], hist_width: int = 50) -> list[str]:
     return L
 
 
-def plot_overview(df: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Map, frequency-magnitude distribution and monthly counts of an event table, as PNG."""
-    import matplotlib
+def _mc_line(s: dict[str, Any]) -> str:
+    if s.get("mc_b_stability") is None:
+        return f"Mc (b-stab.)    none: {s.get('mc_problem', '')}   [{s.get('mc_method', '')}]"
+    b = s.get("b_at_mc_b_stability")
+    bb = f"   b at Mc: {b:.2f}" if b is not None else ""
+    return f"Mc (b-stab.)    {s['mc_b_stability']:.1f}{bb}   [{s['mc_method']}]"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
-    mw = df["mw"].to_numpy(dtype=float)
-    hb = ax[0].hexbin(
-        df["longitude"], df["latitude"], gridsize=110, bins="log", cmap="viridis", mincnt=1
-    )
-    big = mw >= 6
-    ax[0].scatter(
-        df["longitude"][big],
-        df["latitude"][big],
-        s=4 * (mw[big] - 5) ** 3,
-        facecolor="none",
-        edgecolor="red",
-        lw=0.8,
-        label="Mw >= 6",
-    )
-    ax[0].set(xlabel="longitude", ylabel="latitude", title="events per cell (log)")
-    ax[0].set_aspect(1 / np.cos(np.radians(df["latitude"].mean())) if len(df) else 1)
-    ax[0].legend(loc="lower right", fontsize=8)
-    fig.colorbar(hb, ax=ax[0], shrink=0.8)
-    h = magnitude_histogram(mw, 0.1)
-    if not h.empty:
-        ax[1].semilogy(h.index, h.to_numpy(), "o", ms=3, label="per bin")
-        ax[1].semilogy(h.index, h.to_numpy()[::-1].cumsum()[::-1], "-", label="cumulative")
-        mc = mc_maxc(mw)
-        ax[1].axvline(mc, color="k", ls=":", label=f"Mc (max. curv.) = {mc:.1f}")
-    ax[1].set(xlabel="Mw", ylabel="events", title="frequency-magnitude distribution")
-    ax[1].legend(fontsize=8)
-    monthly = df.set_index("time")["mw"].resample("MS").size()
-    ax[2].semilogy(monthly.index, monthly.to_numpy(), lw=0.8)
-    ax[2].set(xlabel="time", ylabel="events per month", title="rate")
-    fig.suptitle(title or f"{len(df):,} events")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _placeholder_lines(s: dict[str, Any]) -> list[str]:
+    out = []
+    for p in s.get("placeholders", []):
+        out.append(
+            f"placeholder?    {p['mag_type'] or '(no type)'} = {p['value']:g}: {p['count']:,} events "
+            f"({100 * p['share']:.1f} % of that type), {p['ratio']:.0f}x the neighbouring bins; "
+            "re-ingest with --drop-placeholders (or --drop-mag VALUE) to drop them"
+        )
+    z = s.get("n_mag_exactly_zero", 0)
+    if z:
+        share = z / max(s["n_events"], 1)
+        out.append(f"exact zeros     {z:,} events have magnitude exactly 0 ({100 * share:.1f} %)")
+    return out

@@ -16,22 +16,29 @@ Two relation sets ship with espb:
     Ms: 0.67 Ms + 2.07 (3.0-6.1), 0.99 Ms + 0.08 (6.2-8.2); mb: 0.85 mb + 1.03 (3.5-6.2).
     That paper has no MJMA relation, so this set keeps the paper's Eq. 4 for MJMA.
 
-ML and MV have no relation in the paper. espb's default converts both with the MJMA relation:
-MV is JMA's velocity magnitude, calibrated to the same scale as MJMA, and ML in this region is
-the local amplitude magnitude closest to MJMA. ``family_relation`` changes this per type
-(``identity`` to take them as Mw, or ``drop``).
+MV and ML have no relation in the paper. MV is JMA's velocity magnitude, calibrated to the MJMA
+scale, so it goes through the MJMA relation everywhere. ML is a local amplitude magnitude whose
+relation to Mw is regional; espb's default takes **ML as Mw** (``identity``): Mw was defined to
+agree with the Californian ML over about M 3-7 (Hanks & Kanamori 1979, JGR 84(B5):2348-2350), and
+keeping a catalog's own ML keeps its b-value on the scale regional studies report. Below about
+M 2-3 the two scales diverge (Mw ~ 2/3 ML + c; Deichmann 2017, BSSA 107(2):505-520), which a
+regional relation file must handle. The MJMA relation is Japan's: the paper's preset
+(``presets/catalog/ingest/paper.yaml``, :data:`PAPER_FAMILY_RELATION`) converts ML with it, as the
+paper did; applied to a Californian or Swiss ML catalog it would inflate b by 1/0.58 ~ 1.7.
+``family_relation`` (``--ml-relation``) chooses per family: ``identity``, ``drop``, or a relation
+of the set. The ingest report says which relation converted how many events of each type.
 
 Validity ranges: a value between two branches (e.g. Ms 6.15, in the gap between 6.1 and 6.2)
 takes the branch whose range is nearer (the split is the gap's midpoint). A value outside all
 branches is extrapolated with the nearest branch by default (the catalog's many small events
-must survive), or dropped with ``out_of_range="drop"``.
+must survive), or dropped with ``out_of_range="drop"``; ``max_extrapolation`` drops only those
+more than that many magnitude units outside. Extrapolated values are counted per type in the
+ingest report either way.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +46,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from espb.catalog.magtypes import FAMILIES, families, family_of  # noqa: F401 (re-exported)
 from espb.errors import ConfigError
-
-#: The magnitude families espb knows; everything else is "unusable" and counted when dropped.
-FAMILIES: tuple[str, ...] = ("Mw", "Ms", "mb", "MV", "ML", "MJMA")
 
 
 @dataclass(frozen=True)
@@ -167,27 +172,36 @@ RELATION_SETS: dict[str, dict[str, Relation]] = {
 }
 
 
+#: The paper's conversion per family (Section 2): ML and MV through the MJMA relation (Japan).
+PAPER_FAMILY_RELATION: dict[str, str] = {
+    "Mw": "identity",
+    "Ms": "ms",
+    "mb": "mb",
+    "MV": "mjma",
+    "ML": "mjma",
+    "MJMA": "mjma",
+}
+
+#: espb's default: as the paper, except ML taken as Mw (no regional ML relation assumed).
+DEFAULT_FAMILY_RELATION: dict[str, str] = {**PAPER_FAMILY_RELATION, "ML": "identity"}
+
+
 @dataclass
 class MagnitudeConfig:
-    """How magnitudes become Mw. Defaults are the paper's choices (Section 2)."""
+    """How magnitudes become Mw. Defaults are the paper's choices (Section 2), except ML,
+    which is taken as Mw unless a relation is chosen (the paper's preset uses MJMA's)."""
 
     #: relation set: ``paper``, ``scordilis2006`` or a path to a YAML file (see docs/catalogs.md)
     relations: str = "paper"
     #: most preferred first; types not listed are not used
     priority: list[str] = field(default_factory=lambda: ["Mw", "Ms", "mb", "MV", "ML", "MJMA"])
     #: which relation converts each family (``identity`` = use as Mw, ``drop`` = never use)
-    family_relation: dict[str, str] = field(
-        default_factory=lambda: {
-            "Mw": "identity",
-            "Ms": "ms",
-            "mb": "mb",
-            "MV": "mjma",
-            "ML": "mjma",
-            "MJMA": "mjma",
-        }
-    )
+    family_relation: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FAMILY_RELATION))
     #: what to do with a magnitude outside its relation's validity range
     out_of_range: str = "extrapolate"  # or "drop"
+    #: with ``extrapolate``: drop values more than this many units outside the range (None:
+    #: extrapolate any distance; either way extrapolations are counted in the ingest report)
+    max_extrapolation: float | None = None
     #: round the converted Mw to this step (e.g. 0.1); ``None`` keeps it continuous (paper)
     mw_round: float | None = None
     #: preferred reporting agencies when one type is reported by several (ISC, QuakeML);
@@ -222,9 +236,19 @@ class MagnitudeConfig:
             raise ConfigError(
                 f"magnitudes.out_of_range must be 'extrapolate' or 'drop', not {self.out_of_range!r}"
             )
-        if self.mw_round is not None and not self.mw_round > 0:
+        if self.mw_round is not None and not (
+            isinstance(self.mw_round, int | float) and 1e-4 <= self.mw_round <= 1
+        ):
             raise ConfigError(
-                f"magnitudes.mw_round must be positive or null, not {self.mw_round!r}"
+                f"magnitudes.mw_round must be a step between 0.0001 and 1 (e.g. 0.1) or null, "
+                f"not {self.mw_round!r}"
+            )
+        if self.max_extrapolation is not None and not (
+            isinstance(self.max_extrapolation, int | float) and 0 <= self.max_extrapolation < 20
+        ):
+            raise ConfigError(
+                "magnitudes.max_extrapolation must be a number of magnitude units >= 0 or null, "
+                f"not {self.max_extrapolation!r}"
             )
         for raw, fam in self.aliases.items():
             if fam not in (*FAMILIES, ""):
@@ -287,60 +311,15 @@ def load_relation_set(spec: str) -> dict[str, Relation]:
         ) from exc
 
 
-# --- magnitude-type spellings -------------------------------------------------------------
-
-_MW = {"mw", "mww", "mwc", "mwr", "mwb", "mwd", "mwp", "mw(gcmt)", "mwg"}
-_MS = {"ms", "ms_20", "msz", "ms1", "ms1mx", "ms7", "ms_bb", "msbb", "ms_vx"}
-_MB = {"mb", "mb1", "mb1mx", "mbtmp", "mb_z", "mbz"}
-_MV = {"mv"}
-_MJMA = {"mjma", "mj", "mjm", "jma", "mj(jma)"}
-_ML_EXCLUDE = {"mlg", "ml_lg", "mlr"}
-
-
-def family_of(raw: str) -> str:
-    """The magnitude family of one type spelling ("" when espb has no use for it).
-
-    Case matters only where the community uses it: ``mB`` (broadband body wave) is not ``mb``.
-    """
-    s = str(raw).strip()
-    if not s or s == "mB" or s.lower() in ("mb_bb", "mbbb"):
-        return ""
-    low = s.lower()
-    if low in _MW:
-        return "Mw"
-    if low in _MS:
-        return "Ms"
-    if low in _MB:
-        return "mb"
-    if low in _MV:
-        return "MV"
-    if low in _MJMA:
-        return "MJMA"
-    if low not in _ML_EXCLUDE and re.fullmatch(r"ml[a-z0-9_]*", low):
-        return "ML"
-    return ""
-
-
-def families(
-    raw_types: Sequence[str] | np.ndarray, aliases: dict[str, str] | None = None
-) -> np.ndarray:
-    """Vectorised :func:`family_of` (maps the few distinct spellings once)."""
-    arr = np.asarray(raw_types, dtype=object)
-    if arr.size == 0:
-        return np.array([], dtype=object)
-    codes, uniq = pd.factorize(arr.astype(str))  # hashing, not sorting: cheap for millions
-    aliases = aliases or {}
-    mapped = np.array([aliases[u] if u in aliases else family_of(u) for u in uniq], dtype=object)
-    return mapped[codes]
-
-
 @dataclass
 class Conversion:
     """Result of :func:`convert`: Mw per event and which events could not be converted."""
 
     mw: np.ndarray
     out_of_range: np.ndarray  # bool: outside the relation's validity range
-    dropped: np.ndarray  # bool: removed because of out_of_range == "drop"
+    dropped: np.ndarray  # bool: no relation, or removed by out_of_range / max_extrapolation
+    #: signed distance outside the range (negative: below it; 0 inside)
+    outside_by: np.ndarray | None = None
 
 
 def convert(mag: np.ndarray, family: np.ndarray, cfg: MagnitudeConfig) -> Conversion:
@@ -353,19 +332,29 @@ def convert(mag: np.ndarray, family: np.ndarray, cfg: MagnitudeConfig) -> Conver
     family = np.asarray(family, dtype=object)
     mw = np.full(mag.shape, np.nan)
     oor = np.zeros(mag.shape, dtype=bool)
+    by = np.zeros(mag.shape)
     for fam in np.unique(family.astype(str)):
         sel = family == fam
         rel = cfg.relation_for(fam) if fam else None
         if rel is None:
             continue
-        mw[sel] = rel.to_mw(mag[sel])
-        oor[sel] = ~rel.in_range(mag[sel])
+        m = mag[sel]
+        mw[sel] = rel.to_mw(m)
+        oor[sel] = ~rel.in_range(m)
+        lo, hi = rel.branches[0].lo, rel.branches[-1].hi
+        by[sel] = np.where(m < lo, m - lo, np.where(m > hi, m - hi, 0.0))
     if cfg.mw_round:
         mw = np.round(mw / cfg.mw_round) * cfg.mw_round
         mw = np.round(mw, 10)
-    dropped = np.isnan(mw) | (oor if cfg.out_of_range == "drop" else np.zeros_like(oor))
+    if cfg.out_of_range == "drop":
+        too_far = oor
+    elif cfg.max_extrapolation is not None:
+        too_far = np.abs(by) > cfg.max_extrapolation + 1e-9
+    else:
+        too_far = np.zeros_like(oor)
+    dropped = np.isnan(mw) | too_far
     mw = np.where(dropped, np.nan, mw)
-    return Conversion(mw=mw, out_of_range=oor, dropped=dropped)
+    return Conversion(mw=mw, out_of_range=oor, dropped=dropped, outside_by=by)
 
 
 def choose_by_priority(

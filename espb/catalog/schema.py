@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from espb.errors import CatalogError
+from espb.safeio import atomic_write
 
 SCHEMA_VERSION = 1
 
@@ -108,10 +109,15 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def save_events(df: pd.DataFrame, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write an event table to Parquet with espb metadata (written atomically)."""
+def save_events(
+    df: pd.DataFrame,
+    path: str | Path,
+    meta: dict[str, Any] | None = None,
+    inputs: tuple[str | Path | None, ...] = (),
+) -> Path:
+    """Write an event table to Parquet with espb metadata, atomically and never over one of
+    ``inputs`` (:func:`espb.safeio.atomic_write`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     df = normalize(df)
     meta = dict(meta or {})
     meta.setdefault("schema_version", SCHEMA_VERSION)
@@ -126,9 +132,8 @@ def save_events(df: pd.DataFrame, path: str | Path, meta: dict[str, Any] | None 
     schema_meta = dict(table.schema.metadata or {})
     schema_meta[META_KEY] = json.dumps(meta, default=str).encode()
     table = table.replace_schema_metadata(schema_meta)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    with atomic_write(path, inputs) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     return path
 
 

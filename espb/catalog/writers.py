@@ -4,13 +4,13 @@ Used to export synthetic catalogs in the formats real catalogs come in (so that 
 ingest path can be exercised at full scale) and by the reader round-trip tests.
 
 Both writers are vectorised (numbers are formatted with integer arithmetic into fixed-width
-byte matrices, strings are joined with Arrow compute kernels) and write atomically: to a
-temporary file next to the target, renamed into place when complete.
+byte matrices, strings are joined with Arrow compute kernels) and write atomically through
+:func:`espb.safeio.atomic_write` (a unique temporary file next to the target, renamed into
+place when complete, removed on any failure).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,10 @@ import pyarrow.compute as pc
 
 from espb.catalog.build import RawCatalog
 from espb.catalog.magnitudes import MagnitudeConfig, choose_by_priority, families
+from espb.safeio import atomic_write
 
 _STR = pa.large_string()
+Inputs = tuple[str | Path | None, ...] | list[str | Path | None]
 
 #: event types written to ComCat as ``earthquake`` (ISC's natural-earthquake codes)
 _NATURAL = ("ke", "se", "fe", "de", "earthquake", "")
@@ -155,30 +157,26 @@ def _csv_quote(arr: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, arr)
 
 
-def _write_lines(path: str | Path, head: str, lines: pa.Array, tail: str) -> Path:
-    """Write ``head``, each line followed by a newline, then ``tail``; atomically."""
+def _write_lines(
+    path: str | Path, head: str, lines: pa.Array, tail: str, inputs: Inputs = ()
+) -> Path:
+    """Write ``head``, each line followed by a newline, then ``tail``; atomically
+    (:func:`espb.safeio.atomic_write`: unique temporary name, nothing left on failure)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(head.encode())
-            step = 1 << 18
-            for start in range(0, len(lines), step):
-                joined = _join(lines.slice(start, step), "", sep="\n").cast(_STR)
-                parts = joined.chunks if isinstance(joined, pa.ChunkedArray) else [joined]
-                for part in parts:
-                    if not len(part):
-                        continue
-                    offsets = np.frombuffer(part.buffers()[1], dtype=np.int64)
-                    lo = offsets[part.offset]
-                    hi = offsets[part.offset + len(part)]
-                    fh.write(memoryview(part.buffers()[2])[lo:hi])
-            fh.write(tail.encode())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, inputs) as tmp, open(tmp, "wb") as fh:
+        fh.write(head.encode())
+        step = 1 << 18
+        for start in range(0, len(lines), step):
+            joined = _join(lines.slice(start, step), "", sep="\n").cast(_STR)
+            parts = joined.chunks if isinstance(joined, pa.ChunkedArray) else [joined]
+            for part in parts:
+                if not len(part):
+                    continue
+                offsets = np.frombuffer(part.buffers()[1], dtype=np.int64)
+                lo = offsets[part.offset]
+                hi = offsets[part.offset + len(part)]
+                fh.write(memoryview(part.buffers()[2])[lo:hi])
+        fh.write(tail.encode())
     return path
 
 
@@ -198,14 +196,15 @@ def _mag_order(raw: RawCatalog) -> tuple[np.ndarray, np.ndarray]:
 # --- writers -----------------------------------------------------------------------------
 
 
-def write_isc(raw: RawCatalog, path: str | Path) -> Path:
+def write_isc(raw: RawCatalog, path: str | Path, inputs: Inputs = ()) -> Path:
     """Write ``raw`` as an ISC Bulletin EVENT_CATALOGUE export that the ISC reader reads.
 
     Layout: ``DATA_TYPE EVENT_CATALOGUE``, a title, the group line and the header, then one
     row per event (EVENTID right-aligned in 9, event TYPE (``ke`` when empty), origin AUTHOR,
     DATE, TIME with milliseconds, LAT/LON with 4 decimals, DEPTH with 1 (empty when
     unknown), DEPFIX ``FALSE``) followed by every magnitude of the event as
-    ``AUTHOR,TYPE,MAG`` triplets (MAG with 3 decimals), and a final ``STOP`` line.
+    ``AUTHOR,TYPE,MAG`` triplets (MAG with 3 decimals), and a final ``STOP`` line. The file
+    is written atomically and never over one of ``inputs``.
     """
     ev = raw.events.reset_index(drop=True)
     n = len(ev)
@@ -247,10 +246,10 @@ def write_isc(raw: RawCatalog, path: str | Path) -> Path:
             "",
         ]
     )
-    return _write_lines(path, head, lines, "STOP\n")
+    return _write_lines(path, head, lines, "STOP\n", inputs)
 
 
-def write_comcat(raw: RawCatalog, path: str | Path) -> Path:
+def write_comcat(raw: RawCatalog, path: str | Path, inputs: Inputs = ()) -> Path:
     """Write ``raw`` as a USGS ComCat CSV with one magnitude per event.
 
     The magnitude is chosen with the paper's type priority
@@ -258,7 +257,8 @@ def write_comcat(raw: RawCatalog, path: str | Path) -> Path:
     falling back to the event's first magnitude when none is of a usable type; events
     without any magnitude get an empty ``mag``. ``type`` is ``earthquake`` for natural types
     (ke, se, fe, de, earthquake, empty) and the event type otherwise; ``net`` and
-    ``magSource`` hold the magnitude's author.
+    ``magSource`` hold the magnitude's author. Written atomically, never over one of
+    ``inputs``.
     """
     ev = raw.events.reset_index(drop=True)
     n = len(ev)
@@ -307,7 +307,7 @@ def write_comcat(raw: RawCatalog, path: str | Path) -> Path:
         lines = _join(*fields, sep=",")
     else:
         lines = pa.array([], type=_STR)
-    return _write_lines(path, ",".join(COMCAT_COLUMNS) + "\n", lines, "")
+    return _write_lines(path, ",".join(COMCAT_COLUMNS) + "\n", lines, "", inputs)
 
 
 def raw_from_events(df: pd.DataFrame) -> RawCatalog:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from espb.cli.console import err, out, parse_region, say
 from espb.errors import EspbError
@@ -97,14 +98,11 @@ def build_cmd(
         def progress(done: int, total: int, note: str) -> None:
             bar.update(task, completed=done, total=total, note=note)
 
-        res = get_cube(
-            events,
-            cfg,
-            cache_dir,
-            progress=progress,
-            rebuild=rebuild,
-            on_wait=lambda m: bar.update(task, note=m),
-        )
+        def notice(message: str) -> None:  # waits, rebuild reasons, coverage warnings: kept
+            style = "bold yellow" if message.startswith(("WARNING", "rebuilding")) else "dim"
+            bar.console.print(f"[{style}]{escape(message)}[/{style}]", highlight=False)
+
+        res = get_cube(events, cfg, cache_dir, progress=progress, rebuild=rebuild, on_wait=notice)
         bar.update(task, note="done" if res.built else "found in cache")
     ds = res.open()  # lazy: only metadata is read here
     summary = {
@@ -124,12 +122,15 @@ def build_cmd(
         if "fraction_ge10_events" in ds.attrs
         else float((ds["n_events"].values >= 10).mean()),
         "n_events_used": int(ds.attrs["n_events_used"]),
+        "rebuilt_because": res.rebuilt_because,
+        "warnings": res.warnings,
         **res.stats,
     }
     if as_json:
         out.print_json(json.dumps(summary, default=str))
         return
-    say(f"{'built' if res.built else 'cached'}: {res.path}")
+    status = "rebuilt" if res.rebuilt_because else "built" if res.built else "cached"
+    say(f"{status}: {res.path}")
     say(
         f"  key {res.key}, catalog {res.catalog_hash}, {ds.sizes['time']} days x {ds.sizes['lat']} x "
         f"{ds.sizes['lon']} cells, {summary['n_events_used']:,} events used"
@@ -156,10 +157,15 @@ def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir
     cfg = _config(*cfg_args)
     key = cube_key(catalog_hash(load_events(catalog)), cfg)
     path = store_path(cache_root(cache_dir), cfg, key)
-    if check_store(path, key) is not None:
+    why = check_store(path, key)
+    if why == "does not exist":
         raise EspbError(
             f"no cube for {catalog} with these settings in the cache ({path}); "
             "build it first with `espb cube build` and the same options"
+        )
+    if why is not None:
+        raise EspbError(
+            f"the cached cube {path} {why}; rebuild it with `espb cube build` and the same options"
         )
     return path
 
@@ -174,13 +180,24 @@ def show_cmd(
     cell: Annotated[
         str | None, typer.Option(help="LAT,LON of the time-series cell [busiest cell]")
     ] = None,
-    min_events: Annotated[int, typer.Option(help="grey out cells with fewer events")] = 10,
+    min_events: Annotated[int, typer.Option(help="grey out cells with fewer events (>= 1)")] = 10,
     catalog: Annotated[
         Path | None,
         typer.Option(
             "--catalog",
             "-c",
-            help="event table: find the cube in the cache, and mark next-day Mw >= 5 events",
+            help="event table: find the cube in the cache, and circle the events of Mw >= "
+            "--mark-mw on the day after the map's day (the day it forecasts)",
+        ),
+    ] = None,
+    mark_mw: Annotated[
+        float, typer.Option(help="magnitude of the circled next-day events (paper: 5)")
+    ] = 5.0,
+    mark: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="annotate an event: 'YYYY-MM-DD[,LAT,LON],LABEL' (repeatable; e.g. a region's "
+            "large earthquake)"
         ),
     ] = None,
     preset: Preset = "paper",
@@ -199,12 +216,15 @@ def show_cmd(
     from espb.bvalue.cache import open_cube
     from espb.bvalue.plot import plot_cube
 
+    notes = [_parse_mark(m) for m in mark or []]
+
     path = _resolve_store(
         store,
         catalog,
         (preset, dr, dt, start, end, region, mode, threshold, metric, set_),
         cache_dir,
     )
+    _refuse_overwrite(output, [p for p in (catalog, path) if p is not None])
     ds = open_cube(path)
     events = None
     if catalog is not None:
@@ -216,27 +236,107 @@ def show_cmd(
         try:
             lat, lon = (float(x) for x in cell.split(","))
         except ValueError as exc:
-            raise EspbError(f"--cell: {cell!r} is not LAT,LON (e.g. --cell 38.3,142.4)") from exc
+            raise EspbError(
+                f"--cell: {cell!r} is not LAT,LON (two numbers, e.g. --cell "
+                f"{float(ds['lat'].values.mean()):.2f},{float(ds['lon'].values.mean()):.2f})"
+            ) from exc
         where = (lat, lon)
-    info = plot_cube(ds, output, day=day, cell=where, min_events=min_events, events=events)
+    info = plot_cube(
+        ds,
+        output,
+        day=day,
+        cell=where,
+        min_events=min_events,
+        events=events,
+        mag_min=mark_mw,
+        annotations=notes,
+    )
+    marked = (
+        f"; {info['n_marked']} events of Mw >= {mark_mw:g} on {info['marked_day']} circled"
+        if events is not None
+        else ""
+    )
     say(
         f"wrote {output}: map of {info['day']}, cell {info['lat']:.2f} N {info['lon']:.2f} E "
-        f"(b {info['b']:.3f}, {info['n_events']} events)"
+        f"(b {info['b']:.3f}, {info['n_events']} events){marked}"
     )
 
 
+def _parse_mark(spec: str):
+    """``YYYY-MM-DD[,LAT,LON],LABEL`` as an Annotation."""
+    import math
+
+    import pandas as pd
+
+    from espb.bvalue.plot import Annotation
+
+    parts = [p.strip() for p in spec.split(",")]
+    bad = EspbError(
+        f"--mark {spec!r}: use 'YYYY-MM-DD,LABEL' or 'YYYY-MM-DD,LAT,LON,LABEL' "
+        "(e.g. --mark '2019-07-06,35.77,-117.60,Ridgecrest M7.1')"
+    )
+    if len(parts) < 2 or not parts[-1]:
+        raise bad
+    try:
+        t = pd.Timestamp(parts[0])
+        if len(parts) >= 4:
+            lat, lon = float(parts[1]), float(parts[2])
+            if not (math.isfinite(lat) and math.isfinite(lon)):
+                raise ValueError("not finite")
+            return Annotation(",".join(parts[3:]), t, lat, lon)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise bad from exc
+    return Annotation(",".join(parts[1:]), t)
+
+
+def _refuse_overwrite(output: Path, inputs: list[Path]) -> None:
+    """The picture must not replace the catalog or land inside the cube store it shows, and
+    must be a regular file (or new)."""
+    o = output.resolve()
+    for src in inputs:
+        s = Path(src).resolve()
+        if o == s or s in o.parents:
+            raise EspbError(
+                f"-o {output}: would overwrite or write into the input {src}; choose another "
+                "output path (e.g. -o cube.png)"
+            )
+    if o.exists() and not o.is_file():
+        raise EspbError(f"-o {output}: exists and is not a regular file; choose a file path")
+
+
 @cube_app.command("ls")
-def ls_cmd(cache_dir: CacheDir = None) -> None:
-    """List the cubes in the cache, with their settings and whether they are complete."""
+def ls_cmd(
+    cache_dir: CacheDir = None,
+    verify: Annotated[
+        bool, typer.Option(help="re-hash every file against its checksum (slower)")
+    ] = False,
+) -> None:
+    """List the cubes in the cache: region, dates, resolution, settings, and whether each is
+    complete and intact (content checksums)."""
     from espb.bvalue.cache import cache_root, list_cubes
 
-    rows = list_cubes(cache_dir)
-    say(f"cache: {cache_root(cache_dir) / 'cubes'} ({len(rows)} stores)")
+    root = cache_root(cache_dir) / "cubes"
+    for d in (root.parent, root):
+        if d.exists() and not d.is_dir():
+            raise EspbError(f"{d} is not a directory; point --cache-dir at an espb cache")
+    rows = list_cubes(cache_dir, full=verify)
+    say(f"cache: {root} ({len(rows)} stores{'' if root.is_dir() else ', does not exist yet'})")
     for r in rows:
+        name = Path(r["path"]).name
         if r["ok"]:
-            say(
-                f"  {Path(r['path']).name}  mode={r['mode']} dr={r['dr']} dt={r['dt']} "
-                f"{r['start']}..{r['end']}  catalog {r['catalog_hash']}  {r['size_mb']:.0f} MB"
-            )
+            say(f"  {name}  {_describe(r)}  catalog {r['catalog_hash']}  {r['size_mb']:.0f} MB")
         else:
-            say(f"  {Path(r['path']).name}  BROKEN: {r['problem']} (rebuilt on next use)")
+            say(f"  {name}  BROKEN: {r['problem']} (rebuilt on next use)")
+
+
+def _describe(r: dict) -> str:
+    box = r.get("region")
+    where = (
+        f"{box[0]:g}-{box[1]:g}N {box[2]:g}-{box[3]:g}E"
+        if isinstance(box, list) and len(box) == 4
+        else "region ?"
+    )
+    return (
+        f"{where} @ {r.get('resolution')} deg  {r['start']}..{r['end']}  "
+        f"mode={r['mode']} dr={r['dr']} dt={r['dt']}"
+    )

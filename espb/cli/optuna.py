@@ -1,5 +1,5 @@
 """``espb optuna``: Optuna studies over espb-train configurations (thin wiring over
-espb.sweep.optuna_study; docs/optuna.md).
+espb.sweep.optuna; docs/optuna.md).
 
     espb optuna run sweeps/optuna_tpe.yaml [OVERRIDES] [--workers N]
     espb optuna worker sweeps/optuna_tpe.yaml [OVERRIDES] [--worker-id I] [--tracking-uri URI]
@@ -47,7 +47,7 @@ def run_cmd(
     verbose: Verbose = False,
 ) -> None:
     """Run (or continue) the study until it holds n_trials COMPLETE trials; print the best."""
-    from espb.sweep.optuna_study import load_study_config, run_study
+    from espb.sweep.optuna import load_study_config, run_study
 
     cfg = load_study_config(spec, overrides or [])
     res = run_study(cfg, workers, _say, verbose)
@@ -98,7 +98,7 @@ def worker_cmd(
     on any machine that reaches the storage)."""
     import os
 
-    from espb.sweep.optuna_study import load_study_config, run_worker
+    from espb.sweep.optuna import load_study_config, run_worker
 
     cfg = load_study_config(spec, overrides or [])
     wid = os.getpid() if worker_id is None else worker_id
@@ -114,7 +114,7 @@ def worker_cmd(
 @optuna_app.command("status")
 def status_cmd(spec: SpecArg, overrides: Overrides = None) -> None:
     """Trial counts by state, the best trial and the trials table of a study."""
-    from espb.sweep.optuna_study import load_study_config, study_status
+    from espb.sweep.optuna import load_study_config, study_status
 
     for line in study_status(load_study_config(spec, overrides or [])):
         say(line)

@@ -1,19 +1,14 @@
-"""``espb sweep``: run, prepare and list the jobs of a sweep file (thin wiring over espb.sweep).
+"""``espb sweep``: run, prepare and list the jobs of a sweep file (thin wiring over
+espb.sweep.run).
 
 espb sweep jobs paper_432 [OVERRIDES] [--count]
 espb sweep prepare paper_432 experiment=sweep_demo name=demo_432 [--jobs N]
 espb sweep run paper_432 experiment=sweep_demo name=demo_432 [--jobs N] [--no-server]
+espb sweep continue paper_432 [OVERRIDES] [--select table2|best|best_mlim49|top]
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,15 +30,6 @@ Jobs = Annotated[
 ]
 
 
-def _exe(name: str) -> str:
-    p = Path(sys.executable).with_name(name)
-    return str(p) if p.exists() else (shutil.which(name) or name)
-
-
-def _fmt_s(s: float) -> str:
-    return f"{s / 60:.1f} min" if s >= 120 else f"{s:.0f} s"
-
-
 @sweep_app.command("jobs")
 def jobs_cmd(
     sweep: SweepArg,
@@ -51,9 +37,9 @@ def jobs_cmd(
     count: Annotated[bool, typer.Option(help="print only the number of jobs")] = False,
 ) -> None:
     """List the jobs (override sets) the multirun launches, in launch order."""
-    from espb.sweep.plan import sweep_jobs
+    from espb.sweep.run import list_jobs
 
-    jobs = sweep_jobs(sweep, overrides or [])
+    jobs = list_jobs(sweep, overrides or [])
     if count:
         print(len(jobs))
         return
@@ -62,63 +48,12 @@ def jobs_cmd(
     say(f"{len(jobs)} jobs")
 
 
-def _prepare(sweep: str, overrides: list[str], n_jobs: int | None) -> dict:
-    from espb.sweep.plan import job_config, shared_work, sweep_jobs
-    from espb.sweep.prepare import prepare_shared
-
-    t0 = time.perf_counter()
-    jobs = sweep_jobs(sweep, overrides)
-    cfgs = [job_config(sweep, j, overrides) for j in jobs]
-    cubes, aes = shared_work(cfgs)
-    say(
-        f"sweep {sweep}: {len(jobs)} jobs share {len(cubes)} cubes and {len(aes)} autoencoders; "
-        f"building what is not cached with {n_jobs or os.cpu_count()} processes"
-    )
-
-    def done(res, i, n):
-        state = "" if res["built"] is None else ("built" if res["built"] else "cached")
-        say(
-            f"  {res['kind']:<11s} {i:>3d}/{n:<3d} {res['what']:<28s} {state:<6s} {res['seconds']:6.1f} s  {res['key']}"
-        )
-
-    results = prepare_shared(cubes, aes, n_jobs, done)
-    wall = time.perf_counter() - t0
-    say(f"prepared {len(cubes)} cubes and {len(aes)} autoencoders in {_fmt_s(wall)}")
-    return {"results": results, "wall_s": wall, "n_cubes": len(cubes), "n_aes": len(aes)}
-
-
 @sweep_app.command("prepare")
 def prepare_cmd(sweep: SweepArg, overrides: Overrides = None, jobs: Jobs = None) -> None:
     """Build the sweep's distinct cubes, then its distinct autoencoders, in parallel (cached)."""
-    _prepare(sweep, overrides or [], jobs)
+    from espb.sweep.run import prepare_sweep
 
-
-def run_interruptible(cmd: list[str]) -> int:
-    """Run ``cmd`` in its own process group; Ctrl-C or SIGTERM here stops the whole group (the
-    multirun and its worker processes) and returns 130. Jobs stopped this way resume from their
-    last meta-epoch checkpoint when the same sweep command is run again."""
-    proc = subprocess.Popen(cmd, start_new_session=True)
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    # explicit handlers: a shell's background job starts with SIGINT ignored
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        say("interrupted: stopping the sweep's jobs (re-run the same command to resume)")
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=wait)
-                break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
-        return 130
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+    prepare_sweep(sweep, overrides or [], jobs, say)
 
 
 @sweep_app.command("run")
@@ -138,84 +73,46 @@ def run_cmd(
 ) -> None:
     """The sweep as a Hydra multirun (espb-train -m), resumable: finished configurations are
     skipped, killed ones resume from their last meta-epoch checkpoint."""
-    from omegaconf import OmegaConf
+    from espb.sweep.run import fmt_s, run_sweep
 
-    from espb.sweep.plan import compose_sweep, split_overrides, sweep_file
-    from espb.sweep.server import tracking_server
-    from espb.tracking import default_uri
-
-    overrides = list(overrides or [])
-    _, plain = split_overrides(overrides)
-    cfg = compose_sweep(sweep, plain)
-    out_dir = Path(cfg.out_dir)
-    tracking = OmegaConf.to_container(cfg.tracking, resolve=True)
-    experiment = tracking.get("experiment") or f"espb-{cfg.name}"
-    local = "Joblib" in str(cfg.hydra.launcher.get("_target_", ""))
-    n_jobs = jobs or (os.cpu_count() or 1)
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    if prepare:
-        timings["prepare_s"] = _prepare(sweep, overrides, n_jobs)["wall_s"]
-    f = sweep_file(sweep)
-    cmd = [
-        _exe("espb-train"),
-        "-m",
-        "--config-dir",
-        str(f.parent),
-        "--config-name",
-        f.stem,
-        *overrides,
-    ]
-    if local:
-        cmd.append(f"hydra.launcher.n_jobs={n_jobs}")
-    use_server = server and not tracking.get("uri") and (not local or n_jobs > 1)
-    store = default_uri(out_dir)
-    log_dir = out_dir / "hydra" / str(cfg.name)
-    log_dir.mkdir(parents=True, exist_ok=True)
-
-    def launch(uri: str | None) -> int:
-        full = cmd + ([f"tracking.uri={uri}"] if uri else [])
-        say(f"$ {' '.join(full)}")
-        t1 = time.perf_counter()
-        rc = run_interruptible(full)
-        timings["sweep_s"] = time.perf_counter() - t1
-        return rc
-
-    def do_report(uri: str) -> int:
-        if not report:
-            return 0
-        t1 = time.perf_counter()
-        rc = subprocess.call(
-            [_exe("espb"), "report", "sweep", "--experiment", experiment, "--tracking-uri", uri]
-        )
-        timings["report_s"] = time.perf_counter() - t1
-        return rc
-
-    if use_server:
-        with tracking_server(
-            store, out_dir / "mlartifacts", log_path=log_dir / "mlflow-server.log"
-        ) as uri:
-            say(
-                f"MLflow tracking server for the sweep's jobs: {uri} (store {store}; log {log_dir / 'mlflow-server.log'})"
-            )
-            rc = launch(uri)
-            rrc = do_report(uri) if rc == 0 else 0
-    else:
-        uri = tracking.get("uri") or store
-        rc = launch(None)
-        rrc = do_report(uri) if rc == 0 else 0
-    wall = time.perf_counter() - t0
-    parts = ", ".join(f"{k[:-2]} {_fmt_s(v)}" for k, v in timings.items())
-    say(
-        f"sweep {sweep} ({cfg.name}): {'finished' if rc == 0 else f'FAILED (status {rc})'} in {_fmt_s(wall)} ({parts})"
-    )
-    if rc != 0:
+    res = run_sweep(sweep, overrides or [], jobs, server, prepare, report, say)
+    parts = ", ".join(f"{k[:-2]} {fmt_s(v)}" for k, v in res.timings.items())
+    state = "finished" if res.rc == 0 else f"FAILED (status {res.rc})"
+    say(f"sweep {sweep} ({res.name}): {state} in {fmt_s(res.wall_s)} ({parts})")
+    if res.rc != 0:
         raise EspbError(
-            f"the multirun exited with status {rc}; re-run the same command to resume (finished "
-            "configurations are skipped, killed ones resume from their checkpoint)"
+            f"the multirun exited with status {res.rc}; re-run the same command to resume "
+            "(finished configurations are skipped, killed ones resume from their checkpoint)"
         )
-    if rrc != 0:
+    if res.report_rc != 0:
         raise EspbError(
-            f"the sweep report failed (status {rrc}); re-run: espb report sweep --experiment {experiment}"
+            f"the sweep report failed (status {res.report_rc}); re-run: espb report sweep "
+            f"--experiment {res.experiment}"
         )
-    say(f"browse it: make ui OUT={out_dir}   (experiment '{experiment}')")
+    say(f"browse it: make ui OUT={res.out_dir}   (experiment '{res.experiment}')")
+
+
+@sweep_app.command("continue")
+def continue_cmd(
+    sweep: SweepArg,
+    overrides: Overrides = None,
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            help="table2 (the best overall and the best with M_lim 4.9, the paper's two "
+            "models) | best | best_mlim49 | top",
+        ),
+    ] = "table2",
+    top: Annotated[int, typer.Option(help="with --select top: how many")] = 2,
+) -> None:
+    """Continue the configurations selected on the development period through the test
+    period (the paper's protocol: search to dev_end, then only the selected models to 2022)."""
+    from espb.sweep.continuation import continue_sweep
+
+    res = continue_sweep(sweep, overrides or [], select, top, say)
+    for row, rc in zip(res.selected, res.rcs, strict=False):
+        state = "continued through the test period" if rc == 0 else f"FAILED (status {rc})"
+        say(f"  {row.get('config_hash', '?')}: {state}")
+    if len(res.rcs) < len(res.selected) or any(res.rcs):
+        raise EspbError("a continuation failed; re-run the same command to resume it")

@@ -98,9 +98,27 @@ def _hydra_main(cfg: DictConfig) -> float:
         return main_task(cfg)
 
 
+def _check_out_dir(argv: list[str]) -> None:
+    """The output folder (``out_dir=`` or ``$ESPB_OUT``) can be written: checked before Hydra
+    creates its folders there, which would end in a traceback."""
+    import os
+    from pathlib import Path
+
+    from espb.cli.errors import user_errors
+
+    given = [a.split("=", 1)[1] for a in argv if a.startswith(("out_dir=", "+out_dir="))]
+    out = Path(given[-1] if given else os.environ.get("ESPB_OUT", "outputs"))
+    with user_errors("espb-train"):
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".espb-write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+
+
 def main() -> None:
     """Hydra exits 1 on a config it cannot compose (an unknown key, a missing preset): that is
     the user's to fix, so it exits 2 like every other bad setting (docs/reliability.md)."""
+    _check_out_dir(sys.argv[1:])
     try:
         _hydra_main()
     except SystemExit as exc:

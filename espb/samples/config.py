@@ -23,6 +23,8 @@ class SampleConfig:
     - ``label_delay``: a nEQ sample enters a training set only once its whole exclusion window
       has passed (its label is then known); ``false`` adds it with its segment, as the paper's
       text reads (see docs/training.md, "labels and the no-future invariant").
+    - ``test_m_lim``: ``M_lim`` of the test period's nEQ draws (null: ``m_lim``). Appendix D/E
+      tests both models on nEQ drawn with 4.9 although Model14.0 trains with 4.0.
     """
 
     eq_min_mag: float = 5.0
@@ -34,6 +36,7 @@ class SampleConfig:
     lookback: int = 512
     patch: int = 32
     label_delay: bool = True
+    test_m_lim: float | None = None
 
     def validate(self) -> None:
         import math
@@ -55,6 +58,13 @@ class SampleConfig:
             raise ConfigError(
                 f"samples.lookback={self.lookback} / patch={self.patch} are absurd (paper 512 / 32)"
             )
+        if self.test_m_lim is not None and not (
+            math.isfinite(self.test_m_lim) and self.test_m_lim <= self.eq_min_mag
+        ):
+            raise ConfigError(
+                f"samples.test_m_lim={self.test_m_lim} must be finite and not above "
+                f"samples.eq_min_mag ({self.eq_min_mag}); null uses samples.m_lim"
+            )
         if self.m_lim > self.eq_min_mag:
             raise ConfigError(
                 f"samples.m_lim ({self.m_lim}) must not exceed samples.eq_min_mag ({self.eq_min_mag}): "
@@ -74,4 +84,10 @@ class SampleConfig:
         return self.patch // 2
 
     def key_fields(self) -> dict:
-        return asdict(self)
+        """The settings that change the nEQ pool, as they key the autoencoder cache; settings
+        added later are left out at their neutral value, so existing cache keys stay valid
+        (``test_m_lim`` changes only the test-period draws, never the pool the autoencoder
+        learns from)."""
+        d = asdict(self)
+        d.pop("test_m_lim")
+        return d

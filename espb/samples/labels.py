@@ -71,7 +71,14 @@ class Grid:
         c = np.floor((np.asarray(lon, float) - self.lon0) / self.res + 1e-9).astype(np.int64)
         return r, c
 
+    def day_of(self, date: str | pd.Timestamp) -> int:
+        """The day index of a date (``"2019-12-31"``: the day it names, UTC)."""
+        ts = pd.Timestamp(date)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return int((ts - self.start) // pd.Timedelta(days=1))
+
     def date(self, day: np.ndarray | int) -> pd.DatetimeIndex:
+
         return (self.start + pd.to_timedelta(np.asarray(day), unit="D")).tz_localize(None)
 
 

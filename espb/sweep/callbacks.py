@@ -24,8 +24,7 @@ class SweepParent(Callback):
         self.parent: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from espb import __version__
-        from espb.tracking import git_commit
+        from espb.tracking import provenance
 
         name = config.get("sweep", {}).get("name")
         if not name:
@@ -43,8 +42,7 @@ class SweepParent(Callback):
         tracker.client.update_run(self.parent, status="RUNNING")
         tracker.set_tags(
             {
-                "git_commit": git_commit(),
-                "espb_version": __version__,
+                **provenance(),
                 "launcher": launcher,
                 "overrides": " ".join(hc.overrides.task),
             }

@@ -11,11 +11,22 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from espb.errors import EspbError
+
+
+def die_with_parent() -> None:
+    """In a child before ``exec`` (``preexec_fn``): SIGKILL it when its parent dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing). What the child started itself is stopped
+    by the next owner of the sweep (:mod:`espb.sweep.owner`)."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -76,9 +87,11 @@ def tracking_server(
     host: str = "127.0.0.1",
     port: int | None = None,
     log_path: str | Path | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
-    """Start ``mlflow server`` on ``host:port`` (a free port if None), wait until it answers,
-    yield its URI, stop it (SIGTERM to its process group) on exit."""
+    """Start ``mlflow server`` on ``host:port`` (a free port if None) in its own process group
+    that dies with this process (``on_start(pgid)`` records it), wait until it answers, yield
+    its URI, stop it (SIGTERM to its process group) on exit."""
     port = port or free_port(host)
     Path(artifacts_dir).mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
@@ -90,9 +103,13 @@ def tracking_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,
         env=env,
     )
+    if on_start is not None:
+        on_start(proc.pid)
     url = f"http://{host}:{port}"
+
     try:
         wait_healthy(url, proc)
         yield url

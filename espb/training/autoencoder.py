@@ -53,7 +53,11 @@ def autoencoder_for(plan: RunPlan, inputs: RunInputs, device: torch.device, rep:
         rng = np.random.default_rng([a_cfg.seed, 0xAE])
         b = np.asarray(inputs.ds["b"].values)
         hi = min(day_hi, pool.shape[0])
-        day, r, c = sample_map_index(pool, s_cfg.lookback, a_cfg.n_maps, hi, rng)
+        eq = inputs.samples.eq
+        extra = None
+        if a_cfg.maps == "neq_and_eq":  # Appendix A: also the windows before the earthquakes
+            extra = tuple(eq[k].to_numpy(np.int64) for k in ("target", "row", "col"))
+        day, r, c = sample_map_index(pool, s_cfg.lookback, a_cfg.n_maps, hi, rng, extra)
         maps = gather_maps(b, day, r, c, s_cfg.patch)
         rep.say(
             f"training the autoencoder on {len(maps):,} maps ({a_cfg.period} period; key {key})"

@@ -9,8 +9,6 @@ NumPy arrays; those load through an allow-list of NumPy's array reconstruction o
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 from espb.errors import EspbError
+from espb.safeio import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
 #: version of the checkpoint layout; 1 (implicit) held NumPy arrays
@@ -54,12 +53,8 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         "format": FORMAT,
         **{k: _plain(v) if k not in ("model", "optimizer") else v for k, v in state.items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_write(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _legacy_globals() -> list:

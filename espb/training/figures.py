@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from espb.safeio import atomic_write
+
 
 def accuracy_figure(records: list[dict], path: str | Path, title: str = "") -> Path:
     """Per-meta-epoch validation accuracy (markers coloured by validation size, capped at 50), the
@@ -71,6 +73,7 @@ def accuracy_figure(records: list[dict], path: str | Path, title: str = "") -> P
         fig.colorbar(sc, ax=ax, label="validation samples (capped at 50)")
     ax.legend(loc="lower right", fontsize=8)
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

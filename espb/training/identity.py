@@ -30,11 +30,16 @@ VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
 
 #: settings added after hash version 1, with the value at which they are left out of the hash
 #: (the behaviour before they existed); dotted keys
-NEUTRAL: dict[str, Any] = {}
+NEUTRAL: dict[str, Any] = {
+    "samples.test_m_lim": None,  # Appendix D/E's test-period nEQ limit; None = samples.m_lim
+    "autoencoder.maps": "neq",  # Appendix A's map places; neq = nEQ candidates only
+}
 
 #: the version of the training computation behind unchanged settings; 1 = the first release
-#: (no term in the hash, so its hashes are those of hash version 1)
-ALGORITHM_VERSION = 1
+#: (no term in the hash, so its hashes are those of hash version 1). 2: the nEQ draw of a
+#: segment in a settled and a late part, and no segment straddling ``dev_end`` (issue 13's
+#: time-forward fixes; docs/architecture.md "What retrains")
+ALGORITHM_VERSION = 2
 
 
 def _drop_neutral(sem: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class RunInputs:
 
 def dev_end_day(grid, dev_end: str) -> int:
     """The cube day index of ``dev_end`` (the last development day)."""
-    return int((pd.Timestamp(dev_end, tz="UTC") - grid.start) // pd.Timedelta(days=1))
+    return grid.day_of(dev_end)
 
 
 def load_events(plan: RunPlan, rep: Reporter, cache: RunCache) -> pd.DataFrame:
@@ -144,9 +144,9 @@ def build_inputs(plan: RunPlan, rep: Reporter, cache: RunCache | None = None) ->
     cube, ds = load_cube(plan, events, rep, croot, h)
     t0 = time.perf_counter()
     samples = cache.samples((cube.key, repr(s_cfg)), lambda: Samples.build(events, ds, s_cfg))
-    table = samples.table(t_cfg.l_me, t_cfg.seed)
-    bounds = table.attrs["bounds"]
     dev_end = dev_end_day(samples.grid, t_cfg.dev_end)
+    table = samples.table(t_cfg.l_me, t_cfg.seed, dev_end)
+    bounds = table.attrs["bounds"]
     mes = meta_epochs(table, bounds, t_cfg.warmup, dev_end)
     rep.say(
         _schedule_summary(plan, samples, table, bounds, mes)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from espb.faults import failpoint
+from espb.safeio import atomic_write
 from espb.tracking import Tracker
 from espb.training.figures import accuracy_figure
 from espb.training.inputs import RunInputs
@@ -33,8 +34,10 @@ def write_outputs(
         grid = inputs.samples.grid
         pred["lat"] = grid.lat0 + (pred["row"] + 0.5) * grid.res
         pred["lon"] = grid.lon0 + (pred["col"] + 0.5) * grid.res
-        pred.to_parquet(plan.run_dir / "predictions.parquet", index=False)
-    pd.DataFrame(res.records).to_csv(plan.run_dir / "metrics.csv", index=False)
+        with atomic_write(plan.run_dir / "predictions.parquet") as tmp:
+            pred.to_parquet(tmp, index=False)
+    with atomic_write(plan.run_dir / "metrics.csv") as tmp:
+        pd.DataFrame(res.records).to_csv(tmp, index=False)
     tracker.log_artifacts(plan.run_dir / "weights", "weights")  # one call: ~0.1 s per upload
     return pred
 
@@ -54,8 +57,10 @@ def _time_metrics(out: RunOutcome) -> dict[str, float]:
 
 
 def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] = ()) -> None:
-    """The end-of-run artifacts and summary metrics, the finishers, then the ``espb_completed``
-    tag (only for a run that completed every meta-epoch) and the run's end status.
+    """The end-of-run artifacts and summary metrics, the finishers, then the completion tags
+    (``espb_completed_dev`` once every development meta-epoch is done, ``espb_completed`` once
+    every meta-epoch is) and the run's end status (FINISHED, or KILLED for a run stopped early
+    other than at the end of the development period when asked to).
 
     Idempotent: a run killed anywhere in here finishes on its next invocation (resumed from its
     last checkpoint with nothing left to train) with every metric logged exactly once and the
@@ -74,6 +79,7 @@ def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] 
     failpoint("finish_metrics")
     for fin in finishers:
         fin(out, tracker)
-    if out.completed:
-        tracker.set_tags({"espb_completed": "true"})
-    tracker.end("FINISHED" if out.completed else "KILLED")
+    done = {"espb_completed_dev": out.dev_completed, "espb_completed": out.completed}
+    tracker.set_tags({k: "true" for k, v in done.items() if v})
+    until_dev = out.plan.settings.run.until == "dev_end"
+    tracker.end("FINISHED" if out.completed or (until_dev and out.dev_completed) else "KILLED")

@@ -25,6 +25,9 @@ from espb.tracking import TrackingConfig
 from espb.training.config import TrainConfig
 from espb.training.identity import config_hash
 
+#: how far a run trains: the whole schedule, or the development period only
+UNTIL = ("end", "dev_end")
+
 
 @dataclass
 class RunOptions:
@@ -36,7 +39,10 @@ class RunOptions:
     - ``progress``: progress bars on a terminal; ``threads``: torch CPU threads (None: torch's
       default; parallel sweeps set 1);
     - ``on_lock``: when another process runs this configuration: ``fail`` (exit 2, naming it)
-      or ``wait`` (then skip it if it finished; sweep files set this)."""
+      or ``wait`` (then skip it if it finished; sweep files set this);
+    - ``until``: ``end`` (every meta-epoch) or ``dev_end`` (stop after the development
+      period: the paper's parameter search; ``espb sweep continue`` later resumes the selected
+      configurations through the test period, in the same run)."""
 
     resume: bool = True
     force: bool = False
@@ -44,8 +50,11 @@ class RunOptions:
     progress: bool = True
     threads: int | None = None
     on_lock: str = "fail"
+    until: str = "end"
 
     def validate(self) -> None:
+        if self.until not in UNTIL:
+            raise ConfigError(f"run.until={self.until!r}; use one of {list(UNTIL)}")
         from espb.training.lock import ON_LOCK
 
         if self.on_lock not in ON_LOCK:

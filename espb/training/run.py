@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from espb.faults import failpoint
 from espb.progress import Reporter
+from espb.safeio import atomic_write
 from espb.tracking import Tracker, tracker_for
 from espb.training.autoencoder import AutoencoderInfo, block_source
 from espb.training.identity import check_same_inputs
@@ -53,6 +54,7 @@ class RunOutcome:
     predictions: pd.DataFrame
     #: :func:`espb.training.summary.run_summary` of the records and predictions
     summary: dict[str, float]
+    #: every meta-epoch done
     completed: bool
     wall_s: float
     timing: Timing = field(default_factory=Timing)
@@ -62,6 +64,8 @@ class RunOutcome:
     autoencoder: AutoencoderInfo | None = None
     #: the meta-epoch the run resumed from (-1: started fresh)
     resumed_from: int = -1
+    #: every development meta-epoch done
+    dev_completed: bool = False
 
     @property
     def run_dir(self) -> Path:
@@ -84,7 +88,8 @@ def read_state(plan: RunPlan) -> dict:
 
 
 def write_state(plan: RunPlan, state: dict) -> None:
-    _state_path(plan).write_text(json.dumps(state, indent=1))
+    with atomic_write(_state_path(plan)) as tmp:
+        tmp.write_text(json.dumps(state, indent=1))
 
 
 def finished_before(
@@ -95,7 +100,10 @@ def finished_before(
     trains it again)."""
     if plan.settings.run.force:
         return None
-    run_id = tracker.find_finished(plan.hash, {"cube_key": ident["cube_key"]})
+    inputs = {"cube_key": ident["cube_key"]}
+    run_id = tracker.find_finished(plan.hash, inputs)
+    if run_id is None and plan.settings.run.until == "dev_end":
+        run_id = tracker.find_finished(plan.hash, inputs, tag="espb_completed_dev")
     if run_id is None:
         return None
     where = (
@@ -155,7 +163,8 @@ def _write_config(plan: RunPlan) -> None:
     from omegaconf import OmegaConf
 
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    (plan.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(plan.resolved)))
+    with atomic_write(plan.run_dir / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(plan.resolved)))
 
 
 def train(
@@ -171,6 +180,9 @@ def train(
     from espb.models.classifier import describe, n_parameters
 
     s_cfg, t_cfg = plan.settings.samples, plan.settings.training
+    if plan.settings.run.until == "dev_end":  # the parameter search: development period only
+        n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
+        t_cfg.max_meta_epochs = min(t_cfg.max_meta_epochs or n_dev, n_dev)
     on_me, prog = run_callbacks(plan, tracker, rep)
     module_kwargs = dict(lookback=s_cfg.lookback, patch=s_cfg.patch, **vars(plan.settings.model))
     trainer = ProgressiveTrainer(
@@ -190,7 +202,8 @@ def train(
     rep.say(
         f"classifier: {n_parameters(model)} parameters, layout {model.layout}, device {fabric.device}"
     )
-    (plan.run_dir / "model.txt").write_text(describe(model) + "\n")
+    with atomic_write(plan.run_dir / "model.txt") as tmp:
+        tmp.write_text(describe(model) + "\n")
     res = trainer.run(resume=plan.settings.run.resume)
     if res.resumed_from >= 0:
         rep.say(f"resumed from the checkpoint after meta-epoch {res.resumed_from - 1}")
@@ -256,6 +269,7 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
     pred = write_outputs(plan, inputs, res, tracker)  # 7
     failpoint("after_outputs")
     summ = run_summary(res.records, pred) if res.records else {}
+    n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
     out = RunOutcome(
         plan,
         run_id,
@@ -270,6 +284,7 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
         device=str(fabric.device),
         autoencoder=ae,
         resumed_from=res.resumed_from,
+        dev_completed=len(res.records) >= n_dev,
     )
     finish_run(out, tracker, finishers)
     return out

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from espb.paper import FACTORS
 from espb.progress import Reporter
+from espb.safeio import atomic_write
 from espb.tracking import Tracker, flatten, provenance
 from espb.training.autoencoder import AutoencoderInfo
 from espb.training.inputs import RunInputs
@@ -76,7 +77,8 @@ def run_callbacks(plan: RunPlan, tracker: Tracker, rep: Reporter):
     wdir.mkdir(exist_ok=True)
 
     def on_me(me, rec, pred, state_dict):
-        torch.save(state_dict, wdir / f"me_{me.index:04d}.pt")
+        with atomic_write(wdir / f"me_{me.index:04d}.pt") as tmp:
+            torch.save(state_dict, tmp)
         tracker.log_metrics({k: v for k, v in rec.items() if "/" in k}, step=me.index)
 
     def prog(done, total, rec):

@@ -462,7 +462,24 @@ def _mark_incomplete(store: Path) -> str:
     return "incomplete"
 
 
+def _flip_byte(store: Path) -> str:
+    """Same-size corruption: one byte of a chunk changed, the size as the manifest says."""
+    p = store / "b/c/1/0/0"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+    return "b/c/1/0/0"
+
+
+def _add_chunk(store: Path) -> str:
+    """A file the build never wrote, planted among the chunks."""
+    (store / "n_used/c/0/0/9").write_bytes((store / "n_used/c/0/0/0").read_bytes())
+    return "n_used/c/0/0/9"
+
+
 DAMAGE = {
+    "flip_byte": (_flip_byte, "changed after the build"),
+    "add_chunk": (_add_chunk, "not in the manifest"),
     "delete_chunk": (_delete_chunk, "missing"),
     "truncate_chunk": (_truncate_chunk, "bytes"),
     "delete_manifest": (_delete_manifest, "has no"),
@@ -490,8 +507,11 @@ def test_damaged_store_is_detected_and_rebuilt(events, tmp_path, damage):
     row = [x for x in list_cubes(tmp_path) if x["path"] == str(r.path)]
     assert len(row) == 1 and row[0]["ok"] is False and row[0]["problem"] == why
 
-    again = get_cube(events, cfg, tmp_path)
+    said = []
+    again = get_cube(events, cfg, tmp_path, on_wait=said.append)
     assert again.built and again.path == r.path and again.key == r.key
+    assert again.rebuilt_because == why  # the rebuild says why, naming the file
+    assert any(why in m and m.startswith("rebuilding") for m in said), said
     assert check_store(again.path, again.key) is None
     assert_same_arrays(arrays(again.open()), original)
     assert leftovers(tmp_path / "cubes") == []

@@ -175,11 +175,17 @@ def test_filter_config_errors_name_the_key() -> None:
 
 
 def test_paper_ingest_yaml_equals_the_code_defaults() -> None:
+    """The paper preset spells out the defaults; the one difference is ML (paper: the MJMA
+    relation, Japan; espb's default: ML taken as Mw)."""
     from dataclasses import asdict
 
     from espb.catalog.build import load_ingest_config
 
-    assert asdict(load_ingest_config("paper")) == asdict(IngestConfig())
+    paper, default = asdict(load_ingest_config("paper")), asdict(IngestConfig())
+    assert paper["magnitudes"]["family_relation"]["ML"] == "mjma"
+    assert default["magnitudes"]["family_relation"]["ML"] == "identity"
+    paper["magnitudes"]["family_relation"]["ML"] = "identity"
+    assert paper == default
     assert load_ingest_config("scordilis2006").magnitudes.relations == "scordilis2006"
     cfg = load_ingest_config(
         None, ["magnitudes.family_relation.ML=identity", "filters.region=null"]

@@ -42,8 +42,8 @@ VECTORS = [
     ("paper", "MJMA", 5.6, 0.97 * 5.6 + 0.04),
     ("paper", "MJMA", 8.2, 0.97 * 8.2 + 0.04),
     ("paper", "MJMA", 1.0, 0.58 * 1.0 + 2.25),
-    # ML and MV use the MJMA relation by default
-    ("paper", "ML", 3.0, 0.58 * 3.0 + 2.25),
+    # MV uses the MJMA relation; ML is taken as Mw by default (the paper preset: MJMA, below)
+    ("paper", "ML", 3.0, 3.0),
     ("paper", "MV", 5.6, 0.97 * 5.6 + 0.04),
     # native Mw is used as is
     ("paper", "Mw", 6.7, 6.7),
@@ -62,6 +62,14 @@ VECTORS = [
 def test_conversion_vectors(rset: str, fam: str, m: float, expected: float) -> None:
     res = convert(np.array([m]), np.array([fam], dtype=object), MagnitudeConfig(relations=rset))
     assert res.mw[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_paper_family_relation_converts_ml_with_mjma() -> None:
+    from espb.catalog.magnitudes import PAPER_FAMILY_RELATION
+
+    cfg = MagnitudeConfig(family_relation=dict(PAPER_FAMILY_RELATION))
+    res = convert(np.array([3.0, 5.6]), np.array(["ML", "MV"], dtype=object), cfg)
+    assert res.mw == pytest.approx([0.58 * 3.0 + 2.25, 0.97 * 5.6 + 0.04], abs=1e-12)
 
 
 def test_out_of_range_policy() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from seismostats.analysis import BPositiveBValueEstimator, ClassicBValueEstimator
 
-from espb.catalog.magnitudes import MagnitudeConfig, convert, families
+from espb.catalog.magnitudes import PAPER_FAMILY_RELATION, MagnitudeConfig, convert, families
 from espb.catalog.schema import catalog_hash
 from espb.catalog.stats import fit_omori
 from espb.catalog.synthetic.config import load_synth_config
@@ -172,7 +172,8 @@ def test_magnitudes_binned_depths_and_reported_types(demo) -> None:
     }
     # every reported magnitude converts back to the event's Mw within the printed precision
     m = raw.mags
-    conv = convert(m["mag"].to_numpy(), families(m["mag_type"].to_numpy()), MagnitudeConfig())
+    japan = MagnitudeConfig(family_relation=dict(PAPER_FAMILY_RELATION))  # ML on the MJMA scale
+    conv = convert(m["mag"].to_numpy(), families(m["mag_type"].to_numpy()), japan)
     truth_mw = res.truth["mw"].to_numpy()[m["row"].to_numpy()]
     assert np.abs(conv.mw - truth_mw).max() <= 5e-4 + 1e-9
     # several reports per event exercise the priority: events >= Mw 5 mostly carry native Mw

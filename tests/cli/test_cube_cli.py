@@ -16,6 +16,7 @@ from espb.bvalue.config import load_cube_config
 from espb.bvalue.cube import build_cube
 from espb.catalog.schema import load_events
 from espb.cli.main import app
+from espb.errors import EspbError
 
 runner = CliRunner()
 
@@ -170,3 +171,119 @@ def test_build_summary_fractions_match_the_data(smoke: Path) -> None:
         float((ds["n_events"].values >= 10).mean())
     )
     assert 0 < s["fraction_b_nonzero"] < 1
+
+
+# ---------------------------------------------------------------- issue 12 / issue 15
+def _invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _smoke_args(smoke: Path, cache: str = "cache-guards") -> list[str]:
+    return [
+        "-c",
+        str(smoke / "cat.parquet"),
+        "--preset",
+        "smoke",
+        "--cache-dir",
+        str(smoke / cache),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--dr", "inf"], ["dr=inf", "finite"]),
+        (["--dr", "nan"], ["dr=nan"]),
+        (["--dt", "100000000000000000000"], ["dt=", "36525"]),
+        (["--set", "resolution=inf"], ["resolution=inf"]),
+        (["--set", "resolution=0"], ["resolution=0"]),
+        (["--set", "resolution=-0.1"], ["resolution=-0.1"]),
+        (["--start", "1500-01-01"], ["start='1500-01-01'", "1800-01-01"]),
+        (["--start", "2010-02-30"], ["start='2010-02-30'"]),
+        (["--mode", "classic", "--threshold", "nan"], ["threshold=nan"]),
+        (["--set", "b_max=inf"], ["b_max=inf"]),
+        (["--region", "40.5,37.5,140.5,143.5"], ["region", "lat_min < lat_max"]),
+        (["--region", "37.5,40.5,140.5,400"], ["region", "360"]),
+        (["--set", "resolution=0.0001"], ["GiB", "coarser resolution"]),
+        (["--region", "10,20,10,20"], ["the catalog's", "37.50 to 40.50 N", "--region"]),
+        (["--mode", "classic", "--threshold", "9.5"], ["every b value of the cube is 0", "Mc"]),
+    ],
+)
+def test_absurd_settings_give_one_clear_error(smoke: Path, args, words) -> None:
+    r = _invoke("cube", "build", *_smoke_args(smoke), *args)
+    assert isinstance(r.exception, EspbError), (r.exception, r.output)
+    for w in words:
+        assert w in str(r.exception), (w, str(r.exception))
+
+
+def test_no_event_in_the_box_exits_2_with_the_cause(smoke: Path) -> None:
+    r = _espb("cube", "build", *_smoke_args(smoke), "--region", "32,36,-120,-116")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "no event for the cube" in r.stderr and "Traceback" not in r.stderr
+    assert "32.00 to 36.00 N, -120.00 to -116.00 E" in r.stderr and "--region" in r.stderr
+
+
+def test_an_unusable_cache_dir_is_a_clear_error(smoke: Path) -> None:
+    (smoke / "a-file").write_text("x")
+    r = _invoke("cube", "build", *_smoke_args(smoke), "--cache-dir", str(smoke / "a-file"))
+    assert isinstance(r.exception, EspbError) and "--cache-dir" in str(r.exception)
+
+
+def test_a_cube_beyond_the_catalog_warns_and_is_flagged(smoke: Path) -> None:
+    r = _invoke("cube", "build", *_smoke_args(smoke), "--end", "2013-12-31", "--json")
+    assert r.exit_code == 0, r.output
+    assert "WARNING" in r.output and "past the catalog's last event" in r.output
+    s = json.loads(r.stdout[r.stdout.index("{") :])
+    assert s["warnings"] and "past the catalog's last event" in s["warnings"][0]
+    assert open_cube(s["path"]).attrs["beyond_catalog_range"] == 1
+    r = _invoke("cube", "build", *_smoke_args(smoke), "--json")  # within range: no flag
+    assert "WARNING" not in r.output
+    s = json.loads(r.stdout[r.stdout.index("{") :])
+    assert s["warnings"] == [] and open_cube(s["path"]).attrs["beyond_catalog_range"] == 0
+
+
+def test_a_corrupted_chunk_is_rebuilt_and_says_why(smoke: Path) -> None:
+    args = [*_smoke_args(smoke, "cache-corrupt"), "--dr", "0.15", "--dt", "60"]
+    first = json.loads(_invoke("cube", "build", *args, "--json").stdout)
+    p = Path(first["path"]) / "b" / "c" / "0" / "0" / "0"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size
+    p.write_bytes(bytes(data))
+    r = _invoke("cube", "show", first["path"], "-o", str(smoke / "x.png"))
+    assert isinstance(r.exception, EspbError) and "b/c/0/0/0" in str(r.exception)
+    r = _invoke("cube", "build", *args)
+    assert r.exit_code == 0, r.output
+    assert "rebuilt:" in r.stdout and "rebuilding cube" in r.output and "b/c/0/0/0" in r.output
+    r = _invoke("cube", "build", *args)
+    assert "cached:" in r.stdout
+
+
+def test_ls_shows_region_dates_and_resolution(smoke: Path) -> None:
+    _invoke("cube", "build", *_smoke_args(smoke, "cache-ls"), "--dr", "0.35", "--dt", "100")
+    r = _invoke("cube", "ls", "--cache-dir", str(smoke / "cache-ls"), "--verify")
+    assert r.exit_code == 0, r.output
+    assert "37.5-40.5N 140.5-143.5E" in r.stdout and "@ 0.1 deg" in r.stdout
+    assert "2010-06-01..2011-12-31" in r.stdout and "dr=0.35 dt=100" in r.stdout
+
+
+def test_show_marks_the_next_day_and_refuses_to_overwrite_its_input(smoke: Path) -> None:
+    first = json.loads(_build(smoke).stdout)
+    cat = smoke / "cat.parquet"
+    before = cat.read_bytes()
+    r = _invoke("cube", "show", first["path"], "-c", str(cat), "-o", str(cat))
+    assert isinstance(r.exception, EspbError) and "overwrite" in str(r.exception)
+    assert cat.read_bytes() == before
+    r = _invoke("cube", "show", first["path"], "-o", str(Path(first["path"]) / "x.png"))
+    assert isinstance(r.exception, EspbError) and "into the input" in str(r.exception)
+    png = smoke / "next.png"
+    r = _invoke(
+        "cube", "show", first["path"], "-c", str(cat), "--day", "2011-03-10", "-o", str(png)
+    )
+    assert r.exit_code == 0, r.output
+    ev = load_events(cat)
+    t = ev["time"]
+    n = int(((t >= "2011-03-11") & (t < "2011-03-12") & (ev["mw"] >= 5)).sum())
+    assert n > 0 and f"{n} events of Mw >= 5 on 2011-03-11 circled" in r.stdout
+    for bad, word in (("--min-events", "0"), ("--day", "someday"), ("--cell", "nan,nan")):
+        r = _invoke("cube", "show", first["path"], bad, word, "-o", str(png))
+        assert isinstance(r.exception, EspbError), (bad, r.exception)

@@ -345,7 +345,7 @@ def test_get_autoencoder_builds_once_for_concurrent_processes(tmp_path):
                 p.terminate()
                 p.join()
     assert len(list(record.iterdir())) == 1
-    res = [torch.load(o, weights_only=False) for o in outs]
+    res = [torch.load(o, weights_only=True) for o in outs]
     assert sorted(r["built"] for r in res) == [False, False, True]
     assert len({r["info"]["pid"] for r in res}) == 1
     sd0 = res[0]["state_dict"]

@@ -27,8 +27,9 @@ from tests.reliability.helpers import (
 def base(tmp_path_factory) -> Path:
     """A finished smoke run whose catalog and cube cache later tests reuse."""
     out = tmp_path_factory.mktemp("rel") / "base"
-    r = train(out)
+    r = train(out, "run.progress=true")
     assert r.returncode == 0, r.stderr[-3000:]
+    (out / "train.log").write_text(r.stderr)
     return out
 
 
@@ -235,6 +236,18 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path):
     r = train(Path(target))
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and "espb-train: error:" in r.stderr
+
+
+def test_a_log_file_shows_one_progress_line_per_meta_epoch(base):
+    """``make run > log 2>&1``: stderr is not a terminal, so each meta-epoch writes a plain
+    line (issue 18)."""
+    from tests.cli.test_progress import LINE
+
+    st = json.loads((run_dir_of(base) / "state.json").read_text())
+    log = (base / "train.log").read_text().splitlines()
+    steps = [m for m in map(LINE.match, log) if m and m["task"] == "meta-epochs"]
+    assert [int(m["done"]) for m in steps] == list(range(1, st["n_meta_epochs"] + 1))
+    assert all(int(m["total"]) == st["n_meta_epochs"] for m in steps)
 
 
 def test_state_records_what_the_run_was_computed_from(base):

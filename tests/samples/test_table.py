@@ -271,3 +271,68 @@ def test_no_events_gives_an_empty_table():
     s0 = Samples.build(events(ev(30, 10, 10, 3.0)).iloc[:0], cube(_counts()), CFG)
     assert len(s0.eq) == 0 and len(s0.table(L_ME, seed=1)) == 0
     assert s0.summary()["n_eq_candidates"] == 0
+
+
+# ------------------------------------------------------------------------------ issue 13: protocol
+
+
+def test_no_segment_straddles_the_development_end():
+    # dev_end day 29: segments [4,14) [14,24) [24,30) then the test period from day 30
+    b = segment_bounds(4, 60, 10, cut=30)
+    np.testing.assert_array_equal(b, [[4, 14], [14, 24], [24, 30], [30, 40], [40, 50], [50, 60]])
+    assert not any(lo <= 29 < hi - 1 for lo, hi in b)
+    np.testing.assert_array_equal(segment_bounds(4, 60, 10, cut=70), BOUNDS)  # cut outside
+
+
+def test_the_table_cuts_segments_at_dev_end(samples):
+    tab = samples.table(L_ME, seed=1, dev_end=29)
+    bounds = tab.attrs["bounds"]
+    assert [30, 40] in bounds.tolist()
+    seg_lo = bounds[tab["segment"].to_numpy(), 0]
+    # every sample of a segment starting after dev_end has its forecast day after it, and
+    # every sample of an earlier segment on or before it
+    after = seg_lo > 29
+    assert (tab["target"].to_numpy()[after] > 29).all()
+    assert (tab["target"].to_numpy()[~after] <= 29).all()
+
+
+def test_settled_and_late_parts_are_counted_in_advance():
+    from espb.samples.table import split_draw
+
+    assert split_draw(10, 0, 14, 7) == (5, 5)
+    assert split_draw(3, 0, 10, 7) == (1, 2)  # 3 days settled of 10
+    assert split_draw(4, 0, 10, 0) == (4, 0)  # no label delay: everything settled
+    assert split_draw(4, 0, 5, 7) == (0, 4)  # a segment shorter than the delay
+
+
+def test_settled_draws_lie_where_labels_are_known_before_the_next_segment(table):
+    # with exclusion_after 7, the nEQ of [lo, hi) with target < hi - 7 are the settled part;
+    # their count is fixed by split_draw whatever the late candidates are
+    from espb.samples.table import split_draw
+
+    bounds = table.attrs["bounds"]
+    for s, (lo, hi) in enumerate(bounds):
+        g = table[(table["segment"] == s) & (table["label"] == 0)]
+        n_eq = int(((table["segment"] == s) & (table["label"] == 1)).sum())
+        n_settled, _ = split_draw(n_eq, lo, hi, CFG.exclusion_after)
+        assert (g["target"] < max(hi - CFG.exclusion_after, lo)).sum() == min(n_settled, len(g))
+
+
+def test_the_test_period_draws_with_its_own_m_lim():
+    # an Mw 4.6 event on day 40 at (12, 12) excludes its neighbours for M_lim 4.5 but not 4.9:
+    # with m_lim 4.5 and test_m_lim 4.9 the development pool keeps the exclusion and the test
+    # pool (segments after dev_end 29) does not
+    rows = _rows() + [ev(40, 12, 12, 4.6, eid="m46")]
+    s = _build(rows, config=cfg(m_lim=4.5, test_m_lim=4.9))
+    assert s.test_pool is not None
+    flat = np.ravel_multi_index((41, 12, 12), s.excluded.shape)
+    assert flat not in set(s.pool.flat.tolist()) and flat in set(s.test_pool.flat.tolist())
+    assert s.pool_for(30, dev_end=29) is s.test_pool and s.pool_for(24, dev_end=29) is s.pool
+    tab = s.table(L_ME, seed=1, dev_end=29)
+    test_neq = tab[(tab["label"] == 0) & (tab["target"] > 29)]
+    assert len(test_neq)
+    test_flat = np.ravel_multi_index(
+        tuple(test_neq[k] for k in ("target", "row", "col")), s.excluded.shape
+    )
+    assert set(test_flat.tolist()) <= set(s.test_pool.flat.tolist())
+    assert _build(rows, config=cfg(m_lim=4.5)).test_pool is None

@@ -136,3 +136,11 @@ def test_effective_grid_counts():
 def test_unknown_sweep_names_the_known_ones():
     with pytest.raises(ConfigError, match="paper_432"):
         sweep_file("paper_433")
+
+
+def test_the_single_source_of_the_factors_is_table_1():
+    """espb.paper.FACTORS, which every layer reads, holds exactly paper Table 1 (this file's
+    TABLE1 is typed from the paper, not from the code)."""
+    from espb.paper import FACTORS as PAPER
+
+    assert {f.short: list(f.levels) for f in PAPER} == TABLE1

@@ -52,7 +52,7 @@ def test_one_autoencoder_per_cube_and_mlim_is_reused(ae_runs):
     assert keys[2] != keys[0]  # the time-forward one is another
     files = sorted((cache / "autoencoders").glob("ae-*.pt"))
     assert len(files) == 2
-    info = torch.load(files[0], weights_only=False)["info"]
+    info = torch.load(files[0], weights_only=True)["info"]
     assert info["n_train"] + info["n_val"] == 2000 and info["n_val"] == 400  # 80/20 split
 
 

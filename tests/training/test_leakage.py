@@ -79,7 +79,7 @@ def _run(events: pd.DataFrame, s_cfg: SampleConfig, tmp_path, n_me: int = K + 1)
         on_meta_epoch=on_me,
     )
     tr.run(resume=False)
-    return {"seen": seen, "mes": mes, "grid": samples.grid}
+    return {"seen": seen, "mes": mes, "grid": samples.grid, "samples": samples}
 
 
 def _alter_after(events: pd.DataFrame, day: int, grid) -> pd.DataFrame:
@@ -202,3 +202,77 @@ def test_blocks_never_contain_the_forecast_day():
         assert torch.equal(x[i], x2[0])
         r, c = int(table["row"][i]), int(table["col"][i])
         np.testing.assert_array_equal(x[i].numpy(), b[t - 64 : t, r - 8 : r + 8, c - 8 : c + 8])
+
+
+def _assert_training_same(a: dict, b: dict, upto: int) -> None:
+    """The training sets of meta-epochs 0..upto and the models they trained are identical."""
+    for k in range(upto + 1):
+        sa, sb = a["seen"][k], b["seen"][k]
+        assert sa["train"] == sb["train"], f"training set of meta-epoch {k} changed"
+        assert sa["loss"] == sb["loss"], f"training loss of meta-epoch {k} changed"
+        for name in sa["state"]:
+            assert torch.equal(sa["state"][name], sb["state"][name]), (
+                f"{name} after meta-epoch {k} changed"
+            )
+
+
+def _k_after_a_drawn_segment(base) -> int:
+    """A meta-epoch whose previous segment holds EQ samples (so it has an nEQ draw whose last
+    week decides what trains this meta-epoch)."""
+    mes = base["mes"]
+    ks = [k for k in range(1, len(mes)) if mes[k].segment - 1 == mes[k - 1].segment]
+    assert ks, "the smoke catalog must give two consecutive validation segments"
+    return ks[0]
+
+
+def _alter_from_validation_start(smoke_events, base, k):
+    """Everything from the first day of meta-epoch K's validation window on is altered (the
+    window's own events too), and large events are added on its first days right at the nEQ
+    candidates of the previous segment's last week, so that their exclusion flips: the labels
+    of the window change, its training set may not."""
+    me, grid = base["mes"][k], base["grid"]
+    ev = _alter_after(smoke_events, me.lo - 1, grid)
+    pool = base["samples"].pool
+    flat = pool.flat[pool.day_ptr[me.lo - 7] : pool.day_ptr[me.lo]]
+    _, r, c = pool.unravel(flat[:: max(len(flat) // 12, 1)][:12])
+    assert len(r), "the previous segment's last week must hold nEQ candidates"
+    n = len(r)
+    big = ev.iloc[:n].copy()
+    big["event_id"] = [f"flip{i}" for i in range(n)]
+    big["time"] = grid.start + pd.to_timedelta(me.lo + 0.5 + np.arange(n) % 3, unit="D")
+    big["latitude"] = grid.lat0 + (r + 0.5) * grid.res
+    big["longitude"] = grid.lon0 + (c + 0.5) * grid.res
+    big["mw"] = 6.0
+    out = pd.concat([ev, big], ignore_index=True)
+    return out.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def test_events_from_the_validation_window_on_leave_its_training_set_alone(smoke_events, tmp_path):
+    """Issue 13: every training input of meta-epoch K is a function of events before its
+    validation segment's first day. nEQ candidates in the last 7 days of segment K-1 are only
+    known 7 days into segment K; the settled/late split of the draw keeps the training part of
+    segment K-1's draw independent of them."""
+    s_cfg = _scfg(7)
+    base = _run(smoke_events, s_cfg, tmp_path / "a")
+    k = _k_after_a_drawn_segment(base)
+    altered = _alter_from_validation_start(smoke_events, base, k)
+    other = _run(altered, s_cfg, tmp_path / "b")
+    _assert_training_same(base, other, k)
+
+
+def test_the_single_draw_of_the_old_code_is_caught(smoke_events, tmp_path, monkeypatch):
+    """The test above fails on the draw espb made before issue 13: one seeded draw over the
+    whole segment's pool, so a candidate that the segment's last days add or remove (known only
+    from events inside the next window) reshuffles the nEQ that train the next meta-epoch."""
+    from espb.samples.table import Samples
+
+    def single_draw(self, pool, lo, hi, n, seed):
+        return pool.draw(lo, hi, n, np.random.default_rng([seed, lo, 0x6E4551]))
+
+    monkeypatch.setattr(Samples, "draw_neq", single_draw)
+    s_cfg = _scfg(7)
+    base = _run(smoke_events, s_cfg, tmp_path / "a")
+    k = _k_after_a_drawn_segment(base)
+    other = _run(_alter_from_validation_start(smoke_events, base, k), s_cfg, tmp_path / "b")
+    with pytest.raises(AssertionError, match="training set of meta-epoch"):
+        _assert_training_same(base, other, k)

@@ -26,12 +26,27 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from espb.catalog.build import IngestConfig, RawCatalog, build_events
+from espb.catalog.explain import explain_empty
+from espb.catalog.parsing import (
+    ParsedTimes,
+    bad_frame,
+    concat_bad,
+    empty_bad,
+    make_raw,
+    parse_numbers,
+    parse_time_strings,
+    parse_times,
+    strip_str,
+)
+from espb.catalog.readers.textio import (
+    check_encoding,
+    compression_of,
+    detect_encoding,
+    read_head,
+)
 from espb.catalog.report import DropReport
 from espb.catalog.schema import file_sha256
 from espb.errors import CatalogError, ConfigError
@@ -64,7 +79,8 @@ _LOOKS_LIKE = {
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """Guess a catalog file's format from its first 64 KiB.
+    """Guess a catalog file's format from its first 64 KiB (decompressed; see
+    :mod:`espb.catalog.readers.textio` for compression and encodings).
 
     Returns ``"isc"`` (a ``DATA_TYPE EVENT_CATALOGUE`` marker, or a line starting with
     ``EVENTID,`` after optional blanks), ``"quakeml"`` (XML in a ``quakeml.org/xmlns``
@@ -72,13 +88,13 @@ def sniff_format(path: str | Path) -> str | None:
     delimited header line) or None (empty, unreadable, non-QuakeML XML, not delimited text).
     """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
-    except OSError:
+        head = read_head(path, _SNIFF_BYTES)
+    except (OSError, CatalogError):
         return None
-    if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
-        head = head[3:]
-    text = head.decode("latin-1")
+    enc = detect_encoding(head)
+    if enc == "utf-8" and b"\x00" in head[:4096]:
+        return None  # binary data
+    text = head.decode(enc if enc != "utf-8" else "latin-1", errors="replace").lstrip("\ufeff")
     if not text.strip():
         return None
     if "DATA_TYPE EVENT_CATALOGUE" in text or _ISC_HEADER.search(text):
@@ -126,148 +142,44 @@ def format_hint(path: str | Path, chosen: str) -> tuple[str, str]:
 
 
 def check_file(path: str | Path) -> Path:
-    """The path as a Path; CatalogError if it is missing, not a file or empty."""
+    """The path as a Path; CatalogError if it is missing, not a file, unreadable or empty."""
     p = Path(path)
     if not p.exists():
         raise CatalogError(p, "does not exist", "check the path (and the working directory)")
     if not p.is_file():
         raise CatalogError(p, "is not a file", "pass the catalog file itself, not a directory")
-    if p.stat().st_size == 0:
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CatalogError(
+            p, f"cannot be read ({exc.strerror or exc})", "check the file's permissions"
+        ) from exc
+    if size == 0:
         raise CatalogError(
             p, "is empty (0 bytes)", "the download or export failed; fetch the catalog again"
         )
+    if head == b"PAR1":
+        raise CatalogError(
+            p,
+            "is a Parquet file, not a raw catalog",
+            "an event table is already ingested: inspect it with `espb catalog info`, or ingest "
+            "the original catalog file",
+        )
     return p
-
-
-def empty_bad() -> pd.DataFrame:
-    """A ``RawCatalog.bad`` frame without rows."""
-    return pd.DataFrame(
-        {
-            "row": pd.Series([], dtype="int64"),
-            "column": pd.Series([], dtype=object),
-            "value": pd.Series([], dtype=object),
-            "problem": pd.Series([], dtype=object),
-        }
-    )
-
-
-def bad_frame(rows: np.ndarray, column: str, values: Any, problem: str | Any) -> pd.DataFrame:
-    """``RawCatalog.bad`` rows: ``rows`` index events, ``values`` are the raw strings."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if rows.size == 0:
-        return empty_bad()
-    return pd.DataFrame(
-        {
-            "row": rows,
-            "column": column,
-            "value": np.asarray(values, dtype=object).astype(str),
-            "problem": problem if isinstance(problem, str) else np.asarray(problem, dtype=object),
-        }
-    )
-
-
-def concat_bad(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate ``bad`` frames, ordered by row (file order)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return empty_bad()
-    out = pd.concat(parts, ignore_index=True)
-    order = np.argsort(out["row"].to_numpy(), kind="stable")
-    return out.iloc[order].reset_index(drop=True)
-
-
-def strip_str(values: Any) -> pd.Series:
-    """Values as a pandas string Series, whitespace-stripped, missing as ``""``."""
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if s.dtype != "str":
-        s = s.astype("str")
-    return s.fillna("").str.strip().reset_index(drop=True)
-
-
-def parse_numbers(
-    text: pd.Series, column: str, what: str = "number"
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Parse stripped strings to float64: ``""`` is NaN, anything else must be a number.
-
-    Returns the values and a ``bad`` frame for non-empty values that are not numbers (index
-    of ``text`` = event row).
-    """
-    s = strip_str(text)
-    n = len(s)
-    if n == 0:
-        return np.zeros(0), empty_bad()
-    arr = pa.array(s, type=pa.large_string())
-    empty = pc.equal(arr, "")
-    try:  # fast path: Arrow's C parser (fails on any non-number)
-        vals = pc.cast(pc.if_else(empty, None, arr), pa.float64())
-        out = vals.to_numpy(zero_copy_only=False)
-        return np.asarray(out, dtype=np.float64), empty_bad()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    out = pd.to_numeric(s.where(s != "", None), errors="coerce").to_numpy(dtype=np.float64)
-    is_empty = (s == "").to_numpy()
-    lower = s.str.lower().to_numpy(dtype=object)
-    nan_word = np.isin(lower, ["nan", "na", "n/a", "null", "none"])
-    bad = np.isnan(out) & ~is_empty & ~nan_word
-    idx = np.flatnonzero(bad)
-    return out, bad_frame(idx, column, s.to_numpy(dtype=object)[idx], f"not a {what}")
-
-
-def parse_times(
-    text: pd.Series, column: str, time_format: str | None = None
-) -> tuple[pd.DatetimeIndex, pd.DataFrame]:
-    """Parse stripped strings to UTC times (ISO 8601 unless ``time_format`` is given).
-
-    Naive times are taken as UTC. Empty strings give NaT (``build_events`` reports them as
-    missing); non-empty strings that do not parse give NaT and a ``bad`` row.
-    """
-    s = strip_str(text)
-    fmt = time_format or "ISO8601"
-    t = pd.to_datetime(s.where(s != "", None), format=fmt, utc=True, errors="coerce")
-    t = pd.DatetimeIndex(t).as_unit("ns")
-    bad = np.asarray(t.isna()) & (s != "").to_numpy()
-    idx = np.flatnonzero(bad)
-    expect = f"format {time_format!r}" if time_format else "ISO 8601, e.g. 2011-03-11T05:46:24.120Z"
-    return t, bad_frame(
-        idx, column, s.to_numpy(dtype=object)[idx], f"unparsable time (expected {expect})"
-    )
-
-
-def make_raw(
-    source: str,
-    path: Path | None,
-    events: dict[str, Any],
-    mags: dict[str, Any],
-    bad: list[pd.DataFrame],
-) -> RawCatalog:
-    """Assemble a :class:`RawCatalog` from column arrays (dtypes made consistent)."""
-    ev = pd.DataFrame(
-        {
-            "event_id": strip_str(events["event_id"]),
-            "time": pd.DatetimeIndex(events["time"]).as_unit("ns"),
-            "latitude": np.asarray(events["latitude"], dtype=np.float64),
-            "longitude": np.asarray(events["longitude"], dtype=np.float64),
-            "depth": np.asarray(events["depth"], dtype=np.float64),
-            "line": np.asarray(events["line"], dtype=np.int64),
-            "event_type": strip_str(events.get("event_type", [""] * len(events["line"]))),
-        }
-    )
-    mg = pd.DataFrame(
-        {
-            "row": np.asarray(mags["row"], dtype=np.int64),
-            "mag": np.asarray(mags["mag"], dtype=np.float64),
-            "mag_type": strip_str(mags["mag_type"]),
-            "author": strip_str(mags["author"]),
-        }
-    )
-    return RawCatalog(source=source, path=path, events=ev, mags=mg, bad=concat_bad(bad))
 
 
 # --- entry points ------------------------------------------------------------------------
 
 
 def read_raw(
-    path: str | Path, fmt: str, *, on_bad_rows: str = "error", **options: Any
+    path: str | Path,
+    fmt: str,
+    *,
+    on_bad_rows: str = "error",
+    encoding: str = "auto",
+    **options: Any,
 ) -> RawCatalog:
     """Parse a catalog file of format ``fmt`` (one of :data:`FORMATS`, or ``"auto"``).
 
@@ -275,7 +187,10 @@ def read_raw(
     without its ``STOP`` line is read with a warning under ``"skip"``). ``options`` go to the
     reader: for ``csv`` ``mapping``, ``mag_type``, ``time_format``, ``depth_unit``,
     ``delimiter`` (see :func:`espb.catalog.readers.generic_csv.read_generic_csv`).
+    ``encoding`` (``auto`` or a codec name) applies to every text format but QuakeML, whose
+    XML declares its own; gzip, bzip2 and xz files are decompressed whatever their name.
     """
+    check_encoding(encoding)
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
     if fmt not in (*FORMATS, "auto"):
@@ -285,6 +200,7 @@ def read_raw(
             f"use --format with one of {', '.join(FORMATS)} (or auto to detect it)",
         )
     p = check_file(path)
+    compression_of(p)  # a zip archive is an error naming the file
     if fmt == "auto":
         guess = sniff_format(p)
         if guess is None:
@@ -305,39 +221,54 @@ def read_raw(
     if fmt == "isc":
         from espb.catalog.readers.isc import read_isc
 
-        return read_isc(p, on_bad_rows=on_bad_rows)
+        return read_isc(p, on_bad_rows=on_bad_rows, encoding=encoding)
     if fmt == "comcat":
         from espb.catalog.readers.comcat import read_comcat
 
-        return read_comcat(p)
+        return read_comcat(p, encoding=encoding)
     if fmt == "quakeml":
+        if encoding != "auto":
+            raise ConfigError(
+                "--encoding does not apply to --format quakeml: an XML file declares its own "
+                "encoding (leave it at auto)"
+            )
         from espb.catalog.readers.quakeml import read_quakeml
 
         return read_quakeml(p)
     from espb.catalog.readers.generic_csv import read_generic_csv
 
-    return read_generic_csv(p, **options)
+    return read_generic_csv(p, encoding=encoding, **options)
 
 
 def ingest(
-    path: str | Path, fmt: str, cfg: IngestConfig | None = None, **options: Any
+    path: str | Path,
+    fmt: str,
+    cfg: IngestConfig | None = None,
+    *,
+    encoding: str = "auto",
+    allow_empty: bool = False,
+    **options: Any,
 ) -> tuple[pd.DataFrame, DropReport, dict[str, Any]]:
     """Read a catalog file and build the event table.
 
     Returns ``(events, drop_report, metadata)``; ``metadata`` is the provenance to store with
     the table: the source file (path, format, SHA-256, reader options), the ingest settings
-    and the drop report.
+    and the drop report. An ingest that keeps no event is a :class:`CatalogError` saying which
+    steps removed the events and which setting to change (unless ``allow_empty``).
     """
     cfg = cfg or IngestConfig()
     cfg.validate()
-    raw = read_raw(path, fmt, on_bad_rows=cfg.on_bad_rows, **options)
+    raw = read_raw(path, fmt, on_bad_rows=cfg.on_bad_rows, encoding=encoding, **options)
     events, report = build_events(raw, cfg)
+    if len(events) == 0 and not allow_empty:
+        problem, fix = explain_empty(raw, report, cfg)
+        raise CatalogError(raw.path or path, problem, fix)
     meta = {
         "source": {
             "path": str(path),
             "format": raw.source if fmt == "auto" else fmt,
             "sha256": file_sha256(path),
-            "reader_options": dict(options),
+            "reader_options": {**options, **({"encoding": encoding} if encoding != "auto" else {})},
         },
         "ingest_config": dataclasses.asdict(cfg),
         "drop_report": report.to_dict(),
@@ -348,7 +279,17 @@ def ingest(
 __all__ = [
     "COMCAT_REQUIRED",
     "FORMATS",
+    "ParsedTimes",
+    "bad_frame",
+    "check_file",
+    "concat_bad",
+    "empty_bad",
     "format_hint",
+    "make_raw",
+    "parse_numbers",
+    "parse_time_strings",
+    "parse_times",
+    "strip_str",
     "ingest",
     "looks_like",
     "read_raw",

@@ -14,21 +14,21 @@ from pathlib import Path
 from espb.catalog.build import RawCatalog
 from espb.catalog.readers import COMCAT_REQUIRED, check_file, format_hint
 from espb.catalog.readers.generic_csv import events_from_table, read_table
+from espb.catalog.readers.textio import read_text
 from espb.errors import CatalogError
 
 
-def read_comcat(path: str | Path) -> RawCatalog:
-    """Parse a ComCat CSV into a :class:`RawCatalog`.
+def read_comcat(path: str | Path, encoding: str = "auto") -> RawCatalog:
+    """Parse a ComCat CSV into a :class:`RawCatalog` (gzip/bzip2/xz and encodings as in
+    :mod:`espb.catalog.readers.textio`; ``updated`` is kept for duplicate event ids).
 
     Raises :class:`CatalogError` naming the missing and the found columns when required
     columns are absent, with a hint at the right ``--format``.
     """
     path = check_file(path)
-    with open(path, "rb") as fh:
-        first = fh.readline(1 << 16)
-    if b"\x00" in first:
-        raise CatalogError(path, "is not a text file", "pass a ComCat CSV file")
-    head = first.decode("utf-8-sig", errors="replace").strip()
+    data = read_text(path, encoding)
+    first = data[: data.find(b"\n") if b"\n" in data else len(data)]
+    head = first.decode("utf-8").strip()
     found = [c.strip().strip('"') for c in head.split(",")]
     missing = [c for c in COMCAT_REQUIRED if c not in found]
     if missing:
@@ -42,7 +42,7 @@ def read_comcat(path: str | Path) -> RawCatalog:
             or "download it with format=csv from the ComCat event service, or read another CSV "
             "layout with --format csv and a column mapping (--map time=COL --map mag=COL ...)",
         )
-    df, lines = read_table(path, ",")
+    df, lines = read_table(path, ",", data=data)
     columns = {
         "time": "time",
         "latitude": "latitude",
@@ -59,6 +59,8 @@ def read_comcat(path: str | Path) -> RawCatalog:
         columns["author"] = "magSource"
     elif "net" in df.columns:
         columns["author"] = "net"
+    if "updated" in df.columns:
+        columns["updated"] = "updated"
     return events_from_table(path, "comcat", df, lines, columns)
 
 

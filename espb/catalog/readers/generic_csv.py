@@ -15,6 +15,10 @@ mag             the magnitude (one per row)
 mag_type        its type (or give a fixed ``mag_type`` for a file without a type column)
 author          magnitude author / agency (optional)
 event_type      event type (optional; ``earthquake``, ``quarry blast``, ISC codes, ...)
+mc              per-event completeness magnitude, in the scale of that row's magnitude
+                (optional; events below it are dropped, see ``filters.per_event_mc``)
+updated         last-modified time of the row (optional; picks the newest version of an
+                event id that appears more than once)
 ==============  ==========================================================================
 
 :func:`read_table` is the shared core, also used by the ComCat reader.
@@ -23,6 +27,7 @@ event_type      event type (optional; ``earthquake``, ``quarry blast``, ISC code
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +40,10 @@ from espb.catalog.readers import (
     format_hint,
     make_raw,
     parse_numbers,
-    parse_times,
+    parse_time_strings,
     strip_str,
 )
+from espb.catalog.readers.textio import read_text
 from espb.errors import CatalogError, ConfigError
 
 ESPB_NAMES: tuple[str, ...] = (
@@ -51,27 +57,33 @@ ESPB_NAMES: tuple[str, ...] = (
     "mag_type",
     "author",
     "event_type",
+    "mc",
+    "updated",
 )
 REQUIRED_NAMES: tuple[str, ...] = ("time", "latitude", "longitude", "mag")
 
 
-def read_table(path: Path, delimiter: str = ",") -> tuple[pd.DataFrame, np.ndarray]:
+def read_table(
+    path: Path, delimiter: str = ",", encoding: str = "auto", data: bytes | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a delimited file with a header line: all fields as strings (empty = ``""``).
 
+    Compressed files and encodings are handled by :func:`~espb.catalog.readers.textio.read_text`.
     Returns the frame (column names stripped of whitespace) and each row's 1-based line
     number. Blank lines are dropped. Raises :class:`CatalogError` for a file that has no
-    header, a header but no data rows, or rows with too many fields.
+    header, a header but no data rows, or rows with too many fields. ``data``: the file's text
+    as UTF-8 bytes when the caller has read it already.
     """
+    data = read_text(path, encoding) if data is None else data
     try:
         df = pd.read_csv(
-            path,
+            io.BytesIO(data),
             sep=delimiter,
             dtype=str,
             na_filter=False,
             skip_blank_lines=False,
             engine="c",
-            encoding="utf-8-sig",
-            encoding_errors="replace",
+            encoding="utf-8",
             quoting=csv.QUOTE_MINIMAL,
             index_col=False,
         )
@@ -127,13 +139,14 @@ def events_from_table(
     def text(name: str) -> pd.Series:
         return strip_str(df[columns[name]])
 
-    if "date" in columns and "time" in columns:
+    if "date" in columns and "time" in columns and columns["date"] != columns["time"]:
         d, t = text("date"), text("time")
         stamp = (d + " " + t).str.strip()
-        times, tbad = parse_times(stamp, f"{columns['date']}+{columns['time']}", time_format)
+        times = parse_time_strings(stamp, f"{columns['date']}+{columns['time']}", time_format)
     else:
         key = "time" if "time" in columns else "date"
-        times, tbad = parse_times(text(key), columns[key], time_format)
+        times = parse_time_strings(text(key), columns[key], time_format)
+    tbad = times.bad
     lat, b1 = parse_numbers(text("latitude"), columns["latitude"])
     lon, b2 = parse_numbers(text("longitude"), columns["longitude"])
     if "depth" in columns:
@@ -163,6 +176,13 @@ def events_from_table(
     bad = [tbad, b1, b2, b4]
     if b3 is not None:
         bad.append(b3)
+    extra: dict = {}
+    if "mc" in columns:
+        mc, b5 = parse_numbers(text("mc"), columns["mc"], "number (completeness magnitude)")
+        bad.append(b5)
+        extra["mc"] = mc
+    if "updated" in columns:
+        extra["updated"] = parse_time_strings(text("updated"), columns["updated"]).times
     bad.append(bad_frame(missing, columns["mag"], raw_mag[missing], "missing magnitude"))
     ok = ~np.isnan(mag)
     rows = np.flatnonzero(ok)
@@ -180,6 +200,7 @@ def events_from_table(
         "depth": dep,
         "line": lines,
         "event_type": etype,
+        **extra,
     }
     return make_raw(source, path, events, mags, bad)
 
@@ -192,13 +213,15 @@ def read_generic_csv(
     time_format: str | None = None,
     depth_unit: str = "km",
     delimiter: str = ",",
+    encoding: str = "auto",
 ) -> RawCatalog:
     """Parse a delimited catalog file with a column ``mapping`` (espb name -> file column).
 
     ``mag_type`` is the magnitude type of every row when the file has no type column (with
     a type column it fills empty types). ``time_format`` is a ``strftime`` format (default
     ISO 8601; with ``date`` and ``time`` mapped it applies to ``"<date> <time>"``); naive
-    times are UTC. ``depth_unit`` is ``km`` or ``m``.
+    times are read in the ingest's time zone (UTC unless told). ``depth_unit`` is ``km`` or
+    ``m``. ``encoding``: see :mod:`espb.catalog.readers.textio`.
     """
     path = check_file(path)
     if depth_unit not in ("km", "m"):
@@ -223,7 +246,7 @@ def read_generic_csv(
             f"the column mapping uses unknown espb names {unknown}",
             f"map some of {list(ESPB_NAMES)} to the file's columns",
         )
-    df, lines = read_table(path, delimiter)
+    df, lines = read_table(path, delimiter, encoding)
     found = list(df.columns)
     absent = {k: v for k, v in mapping.items() if v not in found}
     if absent:

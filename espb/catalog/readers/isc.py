@@ -41,9 +41,10 @@ from espb.catalog.readers import (
     format_hint,
     make_raw,
     parse_numbers,
-    parse_times,
+    parse_time_strings,
     strip_str,
 )
+from espb.catalog.readers.textio import read_text
 from espb.errors import CatalogError
 
 _HEADER = re.compile(rb"^[ \t]*EVENTID[ \t]*,", re.M)
@@ -82,16 +83,17 @@ def _line_commas(region: bytes) -> np.ndarray:
     return np.asarray(pc.count_substring(lines, ",").to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def read_isc(path: str | Path, *, on_bad_rows: str = "error") -> RawCatalog:
+def read_isc(path: str | Path, *, on_bad_rows: str = "error", encoding: str = "auto") -> RawCatalog:
     """Parse an ISC EVENT_CATALOGUE export into a :class:`RawCatalog`.
 
     ``on_bad_rows="skip"`` lets a truncated download (no ``STOP`` line) be read with a
     warning; its last line is treated as bad unless the file ends with a line break.
     Raises :class:`CatalogError` when the file is not such an export, has no data rows, or
-    (with ``on_bad_rows="error"``) has no ``STOP`` line.
+    (with ``on_bad_rows="error"``) has no ``STOP`` line. Compressed files and encodings: see
+    :mod:`espb.catalog.readers.textio`.
     """
     path = check_file(path)
-    data = path.read_bytes()
+    data = read_text(path, encoding)
     m = _HEADER.search(data)
     if m is None:
         looks, fix = format_hint(path, "isc")
@@ -107,7 +109,7 @@ def read_isc(path: str | Path, *, on_bad_rows: str = "error") -> RawCatalog:
     hdr_end = data.find(b"\n", hdr_start)
     hdr_end = len(data) if hdr_end < 0 else hdr_end
     header_line = data.count(b"\n", 0, hdr_start) + 1
-    names = [h.strip().upper() for h in data[hdr_start:hdr_end].decode("latin-1").split(",")]
+    names = [h.strip().upper() for h in data[hdr_start:hdr_end].decode("utf-8").split(",")]
     while names and names[-1] == "":
         names.pop()
     k = next((i for i in range(1, len(names)) if names[i : i + 3] == _TRIPLET), len(names))
@@ -161,7 +163,7 @@ def read_isc(path: str | Path, *, on_bad_rows: str = "error") -> RawCatalog:
         skip_blank_lines=False,
         na_filter=False,
         engine="c",
-        encoding="latin-1",
+        encoding="utf-8",
         index_col=False,
     )
     if len(df) != n_lines:  # should not happen; guards the line-number bookkeeping
@@ -195,7 +197,7 @@ def read_isc(path: str | Path, *, on_bad_rows: str = "error") -> RawCatalog:
             "that are there",
             stacklevel=3,
         )
-        tail = data[data.rfind(b"\n") + 1 :].decode("latin-1").strip()
+        tail = data[data.rfind(b"\n") + 1 :].decode("utf-8", errors="replace").strip()
         if tail:  # the file stops inside its last line: that row may be cut short
             bad.append(
                 bad_frame(
@@ -212,20 +214,27 @@ def read_isc(path: str | Path, *, on_bad_rows: str = "error") -> RawCatalog:
 
     stamp = date + "T" + tod
     stamp = stamp.where((date != "") | (tod != ""), "")
-    time, tbad = parse_times(stamp, "TIME")
+    time = parse_time_strings(stamp, "TIME")
+    tbad = time.bad
     if len(tbad):  # say which of DATE and TIME is wrong, with the raw text
         rows = tbad["row"].to_numpy()
+        span = tbad["problem"].astype(str).str.startswith("date outside").to_numpy()
         d_ok = (
             pd.to_datetime(date.iloc[rows], format="%Y-%m-%d", errors="coerce").notna().to_numpy()
+            & ~span
         )
         tbad["column"] = np.where(d_ok, "TIME", "DATE")
         tbad["value"] = np.where(
             d_ok, tod.iloc[rows].to_numpy(dtype=object), date.iloc[rows].to_numpy(dtype=object)
         )
         tbad["problem"] = np.where(
-            d_ok,
-            "unparsable time of day (expected HH:MM:SS.ss)",
-            "unparsable date (expected YYYY-MM-DD)",
+            span,
+            tbad["problem"].to_numpy(dtype=object),
+            np.where(
+                d_ok,
+                "unparsable time of day (expected HH:MM:SS.ss)",
+                "unparsable date (expected YYYY-MM-DD)",
+            ),
         )
         bad.append(tbad)
     lat, b1 = parse_numbers(text["LAT"], "LAT")

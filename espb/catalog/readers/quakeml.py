@@ -13,6 +13,7 @@ the event's ``publicID`` is its id and ``line`` the line of its ``<event>`` star
 
 from __future__ import annotations
 
+import lzma
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -28,8 +29,9 @@ from espb.catalog.readers import (
     format_hint,
     make_raw,
     parse_numbers,
-    parse_times,
+    parse_time_strings,
 )
+from espb.catalog.readers.textio import open_binary
 from espb.errors import CatalogError
 
 QUAKEML_NS_PREFIX = "http://quakeml.org/xmlns/"
@@ -90,7 +92,7 @@ def read_quakeml(path: str | Path) -> RawCatalog:
     stack: list[str] = []
     start_line = 0
     params: ET.Element | None = None
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         src = _LineReader(fh)
         try:
             for kind, el in ET.iterparse(src, events=("start", "end")):
@@ -158,13 +160,20 @@ def read_quakeml(path: str | Path) -> RawCatalog:
                 + (f"; {looks}" if looks else ""),
                 fix or "the file is damaged or truncated; download it again",
             ) from exc
+        except (OSError, EOFError, lzma.LZMAError) as exc:  # a damaged compressed stream
+            raise CatalogError(
+                path,
+                f"cannot be read: the compressed data is damaged or truncated ({exc})",
+                "download the file again",
+            ) from exc
     if not ids:
         raise CatalogError(
             path,
             "contains no events (its eventParameters is empty or missing)",
             "the query matched no events: widen it and download again",
         )
-    t, tbad = parse_times(pd.Series(times, dtype="str"), "origin/time/value")
+    t = parse_time_strings(pd.Series(times, dtype="str"), "origin/time/value")
+    tbad = t.bad
     lat, b1 = parse_numbers(pd.Series(lats, dtype="str"), "origin/latitude/value")
     lon, b2 = parse_numbers(pd.Series(lons, dtype="str"), "origin/longitude/value")
     dep, b3 = parse_numbers(pd.Series(deps, dtype="str"), "origin/depth/value")

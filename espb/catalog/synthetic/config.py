@@ -1,6 +1,6 @@
 """Settings of the synthetic catalog (``espb catalog synth``).
 
-The presets ``demo`` and ``paper`` live in ``conf/catalog/synthetic/<name>.yaml`` and are
+The presets ``demo`` and ``paper`` live in ``presets/catalog/synthetic/<name>.yaml`` and are
 merged onto these dataclasses, so a misspelled key fails with a message naming it.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 from espb.catalog.build import FilterConfig
 from espb.config import load_config, resolve_preset
 from espb.errors import ConfigError
+from espb.paths import presets_dir
 
 
 @dataclass
@@ -178,7 +179,7 @@ class ReportConfig:
 
 @dataclass
 class SynthConfig:
-    """The whole synthetic catalog; ``conf/catalog/synthetic/{demo,paper}.yaml`` are presets."""
+    """The whole synthetic catalog; ``presets/catalog/synthetic/{demo,paper}.yaml`` are presets."""
 
     name: str = "custom"
     seed: int = 0
@@ -243,5 +244,5 @@ def load_synth_config(
     """A preset (a name from :data:`PRESETS` or a YAML path) merged onto :class:`SynthConfig`,
     then dotted ``key=value`` overrides."""
     return load_config(
-        SynthConfig, resolve_preset(preset, "catalog/synthetic"), overrides, **fields
+        SynthConfig, resolve_preset(preset, "catalog/synthetic", presets_dir()), overrides, **fields
     )

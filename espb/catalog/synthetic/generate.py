@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from espb.catalog.build import IngestConfig, RawCatalog, build_events
-from espb.catalog.magnitudes import MagnitudeConfig
+from espb.catalog.magnitudes import PAPER_FAMILY_RELATION, MagnitudeConfig
 from espb.catalog.report import DropReport
 from espb.catalog.synthetic.config import SynthConfig
-from espb.catalog.synthetic.etas import gr_quantile_map, simulate
+from espb.catalog.synthetic.etas import Events, gr_quantile_map, simulate
 from espb.catalog.synthetic.fields import BField, rupture_length_km
 from espb.catalog.synthetic.kernels import mark_precursor_windows, stai_completeness
 
@@ -48,6 +48,27 @@ class SynthResult:
     truth: pd.DataFrame  #: per recorded event: true magnitude, b used, planted flag, parent, ...
     plants: pd.DataFrame  #: precursor windows: target, time, place, window, applied
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the generating process's full event set (only with ``synthesize(keep_simulation=True)``)
+    simulation: Simulation | None = None
+
+
+@dataclass
+class Simulation:
+    """Every simulated event, as the cascade drew it, and what defines the generating process.
+
+    ``events`` is time-sorted and holds every event the ETAS simulation produced (burn-in, outside
+    the catalog's region or depth, below the completeness, all kept) with the magnitudes the
+    cascade was drawn with, i.e. before precursor planting. Times are days since ``t0``. This is
+    what an oracle forecast needs (:mod:`espb.forecast.baselines.oracle`); it changes nothing in
+    the generated catalog."""
+
+    events: Events
+    t0: pd.Timestamp  #: simulation time origin (UTC): catalog start minus the burn-in
+    t_end: float  #: end of the simulated interval (days since t0)
+    t_main: float | None  #: the placed mainshock's time (days since t0), None without one
+    main_index: int  #: its index in ``events``, -1 without one
+    bfield: BField
+    config: SynthConfig
 
 
 def bin_magnitudes(m: np.ndarray, m_min: float, delta: float) -> np.ndarray:
@@ -69,8 +90,15 @@ def _ts(v: str) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) -> SynthResult:
-    """Generate the synthetic catalog described by ``cfg`` (deterministic in ``cfg.seed``)."""
+def synthesize(
+    cfg: SynthConfig,
+    progress: Callable[[str], None] | None = None,
+    keep_simulation: bool = False,
+) -> SynthResult:
+    """Generate the synthetic catalog described by ``cfg`` (deterministic in ``cfg.seed``).
+
+    ``keep_simulation`` also returns the full simulated event set (:class:`Simulation`) in
+    ``SynthResult.simulation``; the catalog is the same either way."""
     cfg.validate()
     t_start = _time.perf_counter()
     say = progress or (lambda _msg: None)
@@ -94,6 +122,15 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
     new_pos[order] = np.arange(order.size)
     ev = ev.take(order)
     ev.parent = np.where(ev.parent >= 0, new_pos[np.maximum(ev.parent, 0)], -1)
+    simulation = None
+    if keep_simulation:
+        main = -1
+        if t_main is not None:
+            hit = np.flatnonzero((ev.parent < 0) & (ev.t == t_main) & (ev.m == cfg.mainshock.mw))
+            main = int(hit[0]) if hit.size else -1
+        simulation = Simulation(
+            ev.take(np.arange(len(ev))), t0, float(t_end), t_main, main, bfield, cfg
+        )
 
     # --- precursor windows ---------------------------------------------------------------
     pc = cfg.precursors
@@ -166,7 +203,11 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
     mags = _reports(mw_true, cfg, rng["reports"])
     raw = RawCatalog("synthetic", None, raw_events, mags)
     ingest = IngestConfig(
-        magnitudes=MagnitudeConfig(relations=cfg.reports.relations, mw_round=e.delta_m),
+        magnitudes=MagnitudeConfig(
+            relations=cfg.reports.relations,
+            family_relation=dict(PAPER_FAMILY_RELATION),  # Japan: JMA/NIED ML on the MJMA scale
+            mw_round=e.delta_m,
+        ),
         filters=cfg.filters,
     )
     events, report = build_events(raw, ingest)
@@ -219,13 +260,13 @@ def synthesize(cfg: SynthConfig, progress: Callable[[str], None] | None = None) 
         "drop_report": report.to_dict(),
         "source": {"format": "synthetic", "preset": cfg.name, "seed": int(cfg.seed)},
     }
-    return SynthResult(events, report, raw, truth, plants, meta)
+    return SynthResult(events, report, raw, truth, plants, meta, simulation)
 
 
 def _reports(mw: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> pd.DataFrame:
     """The magnitudes agencies would publish for events of true Mw ``mw`` (long format)."""
     rc = cfg.reports
-    mcfg = MagnitudeConfig(relations=rc.relations)
+    mcfg = MagnitudeConfig(relations=rc.relations, family_relation=dict(PAPER_FAMILY_RELATION))
     n = mw.size
     rows = np.arange(n)
     u = rng.random((5, n))

@@ -1,0 +1,108 @@
+"""``espb report sweep``: read a sweep from MLflow, write its report, log it to the parent run.
+
+Model selection uses the development period only (paper Section 3.4: the search covers
+2001-2019): the best configurations come from the ``phase == "dev"`` predictions whatever
+``phase`` the tables and figures show. ``phase="all"`` pools development and test predictions
+for the tables and figures, labelled so (:data:`~espb.evaluation.sweep.writer.POOLED`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from espb.errors import EspbError
+from espb.evaluation.sweep.analysis import SELECTION_PHASE, best_configs, period_accuracy
+from espb.evaluation.sweep.data import load_sweep, log_report
+from espb.evaluation.sweep.factors import infer_levels
+from espb.evaluation.sweep.writer import write_report
+
+PHASES = ("dev", "all")
+
+
+def expected_runs(configs: pd.DataFrame, parent_params: Mapping[str, str]) -> str:
+    """Runs the sweep should have: the product of the grid sizes the sweep's parent run logged
+    (params ``grid.<key>`` = "v1,v2,..."), else the full factorial of the levels seen."""
+    grid = [v for k, v in parent_params.items() if k.startswith("grid.")]
+    if grid and all("(" not in v for v in grid):
+        return str(math.prod(len([x for x in v.split(",") if x.strip()]) for v in grid))
+    n = math.prod(max(len(v), 1) for v in infer_levels(configs).values())
+    return f"{n} (full factorial of the levels seen)"
+
+
+@dataclass
+class SweepReport:
+    """What :func:`report_sweep` read and wrote. ``best``: the selected configurations
+    (development period; :func:`~espb.evaluation.sweep.analysis.best_configs`)."""
+
+    experiment: str
+    parent: str
+    phase: str
+    configs: pd.DataFrame
+    n_finished: int
+    n_samples: int
+    best: dict[str, dict[str, Any] | None]
+    paths: dict[str, Path]
+    logged: bool
+
+
+def _meta(experiment: str, uri: str, parent: str, configs: pd.DataFrame, phase: str) -> dict:
+    n_fin = int((configs["status"] == "FINISHED").sum())
+    info = configs.attrs.get("parent", {})
+    counts = configs["status"].value_counts()
+    return {
+        "experiment": experiment,
+        "tracking URI": uri,
+        "parent run": parent,
+        "runs finished / expected": f"{n_fin} / {expected_runs(configs, info.get('params', {}))}",
+        "runs by status": ", ".join(f"{k} {v}" for k, v in counts.items()),
+        "phase": "dev (development period)" if phase == "dev" else "all (development and test)",
+        "written": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def report_sweep(
+    tracking_uri: str,
+    experiment: str,
+    out_dir: Path,
+    phase: str = "dev",
+    log: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> SweepReport:
+    """Read the sweep ``experiment`` (predictions downloaded to ``out_dir/predictions``), write
+    its report to ``out_dir`` and, with ``log``, log it to the parent run under ``report/``.
+    ``phase``: ``dev`` (the development period the search used) or ``all`` (development and
+    test pooled in the tables and figures; the selection stays on the development period)."""
+    if phase not in PHASES:
+        raise EspbError(f"--phase must be dev or all, not {phase!r}")
+    say = progress or (lambda msg: None)
+    configs, preds, parent = load_sweep(tracking_uri, experiment, out_dir / "predictions", say)
+    say("computing accuracies and drawing figures")
+    selection = period_accuracy(preds, configs, phase=SELECTION_PHASE)
+    if phase == "dev":
+        acc, shown = selection, preds[preds["phase"] == SELECTION_PHASE]
+    else:
+        acc, shown = period_accuracy(preds, configs, phase=None), preds
+    meta = _meta(experiment, tracking_uri, parent, configs, phase)
+    paths = write_report(
+        acc,
+        shown,
+        configs,
+        out_dir,
+        f"Parameter search report: {experiment}",
+        meta,
+        selection=None if phase == "dev" else selection,
+    )
+    if log:
+        say(f"logging the report to parent run {parent}")
+        log_report(tracking_uri, parent, paths)
+    n_fin = int((configs["status"] == "FINISHED").sum())
+    return SweepReport(
+        experiment, parent, phase, configs, n_fin, len(shown), best_configs(selection), paths, log
+    )

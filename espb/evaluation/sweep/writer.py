@@ -1,0 +1,238 @@
+"""The sweep report as files: the Markdown page, its tables (CSV) and figures (PNG), for paper
+Appendix C.1 and Figure 8. Computes with :mod:`~espb.evaluation.sweep.analysis` and
+:mod:`~espb.evaluation.sweep.grid`, draws with :mod:`~espb.evaluation.sweep.figures`.
+
+Model selection (the best configurations) uses the development period only. When the tables
+and figures hold more than that (``espb report sweep --phase all``), the development-period
+accuracies come as ``selection`` and everything else is labelled :data:`POOLED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from espb.evaluation.sweep.analysis import (
+    best_configs,
+    histogram_data,
+    parameter_effects,
+    top_configs,
+    trajectories,
+)
+from espb.evaluation.sweep.factors import (
+    FACTORS,
+    describe_config,
+    level_label,
+    missing,
+    py,
+    resolve_levels,
+)
+from espb.evaluation.sweep.figures import (
+    fig_grid,
+    fig_histograms,
+    fig_parameter_effects,
+    fig_trajectories,
+)
+from espb.evaluation.sweep.grid import grid_data
+from espb.evaluation.sweep.periods import PERIODS, acc_col, n_col, period_span
+
+#: the label of tables and figures over development and test predictions together
+POOLED = "pooled dev+test, not used for selection"
+
+
+def _fmt(v: Any, digits: int = 3, sign: bool = False) -> str:
+    if missing(v):
+        return "–"
+    if isinstance(v, float | np.floating):
+        return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _heading(text: str, note: str) -> str:
+    return f"{text} ({note})" if note else text
+
+
+def _period_notes(acc: pd.DataFrame) -> list[str]:
+    notes = []
+    total = len(acc)
+    for period in PERIODS:
+        span = period_span(period)
+        have = int((acc[n_col(period)] > 0).sum()) if total else 0
+        if have == 0:
+            notes.append(f"- {period} ({span}): **empty**, no run has samples in it")
+        elif have < total:
+            notes.append(f"- {period} ({span}): samples in {have} of {total} runs")
+        else:
+            notes.append(f"- {period} ({span}): samples in all {total} runs")
+    return notes
+
+
+def _best_lines(label: str, row: dict[str, Any] | None) -> list[str]:
+    if row is None:
+        return [f"- **{label}**: none (no run with an accuracy)"]
+    factors = ", ".join(f"{f}={py(row.get(f))}" for f in FACTORS)
+    accs = ", ".join(f"{p} {_fmt(row.get(acc_col(p)))} (n {row.get(n_col(p), 0)})" for p in PERIODS)
+    return [
+        f"- **{label}**: {describe_config(row)} — run `{row.get('run_id')}`",
+        f"  - factors: {factors}",
+        f"  - accuracy: {accs}",
+    ]
+
+
+def _top_table(acc: pd.DataFrame, k: int = 20) -> list[str]:
+    top = top_configs(acc, "T_all", k)
+    heads = ["#", "configuration", *FACTORS, *(acc_col(q) for q in PERIODS), "n_all", "run"]
+    rows = [
+        [
+            i + 1,
+            describe_config(r),
+            *(str(py(r.get(f))) for f in FACTORS),
+            *(_fmt(r.get(acc_col(q))) for q in PERIODS),
+            r.get("n_all"),
+            f"`{r.get('run_id')}`",
+        ]
+        for i, r in enumerate(top.to_dict("records"))
+    ]
+    return _md_table(heads, rows) if rows else ["(no run has predictions yet)"]
+
+
+def _effects_table(effects: pd.DataFrame) -> list[str]:
+    if not len(effects):
+        return ["(no factor has two levels)"]
+    erows = []
+    for f in FACTORS:
+        e = effects[effects["factor"] == f]
+        for j in range(0, len(e), len(PERIODS)):
+            chunk = e.iloc[j : j + len(PERIODS)]
+            r0 = chunk.iloc[0]
+            by_period = dict(zip(chunk["period"], chunk["effect"], strict=True))
+            pairs = dict(zip(chunk["period"], chunk["n_pairs"], strict=True))
+            erows.append(
+                [
+                    f,
+                    f"{level_label(f, r0['level'])} vs {level_label(f, r0['baseline'])}",
+                    *(_fmt(by_period.get(q), 4, sign=True) for q in PERIODS),
+                    int(pairs.get("T_all", 0)),
+                ]
+            )
+    return _md_table(["factor", "level", *PERIODS, "n"], erows)
+
+
+def _header(acc: pd.DataFrame, title: str, meta: Mapping[str, Any] | None, lv: dict) -> list[str]:
+    n_with = int((acc["n_all"] > 0).sum()) if len(acc) else 0
+    lines = [f"# {title}", ""]
+    for k, v in (meta or {}).items():
+        lines.append(f"- {k}: {v}")
+    return lines + [
+        f"- configurations with predictions: {n_with} of {len(acc)}",
+        "- accuracy: correct / samples, pooled over all meta-epochs of a period "
+        "(threshold 0.5); periods by the forecast day (Appendix C.1)",
+        "- levels (first = baseline of the parameter effects): "
+        + "; ".join(f"{f} " + ", ".join(level_label(f, v) for v in lv[f]) for f in FACTORS),
+    ]
+
+
+def _markdown(
+    acc: pd.DataFrame,
+    effects: pd.DataFrame,
+    best: dict[str, dict[str, Any] | None],
+    title: str,
+    meta: Mapping[str, Any] | None,
+    lv: dict,
+    note: str,
+) -> list[str]:
+    lines = _header(acc, title, meta, lv)
+    if note:
+        lines.append(
+            "- model selection (best configurations): the development period only; the "
+            f"periods, the top 20, the parameter effects and the figures: {note}"
+        )
+    return lines + [
+        "",
+        _heading("## Periods", note),
+        "",
+        *_period_notes(acc),
+        "",
+        _heading("## Best configurations", "development period" if note else ""),
+        "",
+        *_best_lines("best overall (Model14.0 analogue)", best["overall"]),
+        *_best_lines("best with M_lim 4.9 (Model14.9 analogue)", best["m_lim"]),
+        "",
+        _heading("## Top 20 by accuracy over all periods", note),
+        "",
+        *_top_table(acc),
+        "",
+        _heading("## Parameter effects (Figure C.7)", note),
+        "",
+        "Mean accuracy change against the baseline level over matched pairs "
+        "(configurations equal in the other five factors); n = pairs (T_all).",
+        "",
+        *_effects_table(effects),
+        "",
+        "## Figures",
+        "",
+        "![Figure C.7: parameter effects](fig_c7_parameter_effects.png)",
+        "",
+        "![Figure C.8: histograms](fig_c8_histograms.png)",
+        "",
+        "![Figure C.9: all configurations](fig_c9_grid.png)",
+        "",
+        "![Figure 8: validation accuracy over time](fig_8_trajectories.png)",
+        "",
+    ]
+
+
+def write_report(
+    acc: pd.DataFrame,
+    preds: pd.DataFrame,
+    configs: pd.DataFrame,
+    out_dir: str | Path,
+    title: str,
+    meta: Mapping[str, Any] | None = None,
+    selection: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Write the sweep report (paper Appendix C.1 and Figure 8) to ``out_dir``:
+    ``sweep_report.md``, ``accuracy_by_period.csv`` (all runs), ``parameter_effects.csv`` and
+    the figures ``fig_c7_parameter_effects.png``, ``fig_c8_histograms.png``, ``fig_c9_grid.png``
+    and ``fig_8_trajectories.png``. ``acc`` comes from
+    :func:`~espb.evaluation.sweep.analysis.period_accuracy`; ``preds`` are the predictions the
+    trajectories are drawn from; ``meta`` adds lines (experiment, tracking URI, runs finished /
+    expected). ``selection``: the development-period accuracies that choose the best
+    configurations when ``acc`` holds more (dev and test pooled): then ``acc``'s tables and
+    figures are labelled :data:`POOLED`. None: ``acc`` is the development period and selects.
+    Returns file name -> path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    note = "" if selection is None else POOLED
+    lv = resolve_levels(acc)
+    effects = parameter_effects(acc, lv)
+    traj = trajectories(preds)
+    best = best_configs(acc if selection is None else selection)
+    paths: dict[str, Path] = {}
+    for name, table in (("accuracy_by_period.csv", acc), ("parameter_effects.csv", effects)):
+        paths[name] = out / name
+        table.to_csv(paths[name], index=False)
+    for name, draw in (
+        (
+            "fig_c7_parameter_effects.png",
+            lambda q: fig_parameter_effects(effects, q, lv, note=note),
+        ),
+        ("fig_c8_histograms.png", lambda q: fig_histograms(histogram_data(acc, lv), q, note=note)),
+        ("fig_c9_grid.png", lambda q: fig_grid(grid_data(acc, lv), q, note=note)),
+        ("fig_8_trajectories.png", lambda q: fig_trajectories(traj, configs, q, lv, note=note)),
+    ):
+        paths[name] = draw(out / name)
+    p = out / "sweep_report.md"
+    p.write_text("\n".join(_markdown(acc, effects, best, title, meta, lv, note)), encoding="utf-8")
+    paths[p.name] = p
+    return paths

@@ -1,0 +1,164 @@
+"""Child processes, stop signals and the tracking store of parallel jobs, for both sweep paths
+(``espb sweep run``: the Hydra multirun; ``espb optuna run``: the study's worker processes).
+
+- :func:`interrupts`: SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread, so a
+  stop by a terminal (Ctrl-C), ``kill`` or a batch system runs the same clean-up.
+- :func:`run_children`: start commands, each in its own process group, wait for them; on a stop,
+  forward SIGTERM to every group, then SIGKILL the groups that outlive the grace period.
+- :func:`tracking_for_parallel`: jobs that run in parallel without a given tracking URI log
+  through a loopback MLflow server over the default SQLite store (SQLite locks under concurrent
+  writers; the server serialises them).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from espb.sweep.server import die_with_parent
+
+#: the signals that stop a sweep: Ctrl-C and ``kill`` / a batch system's stop
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+Say = Callable[[str], None]
+
+
+@contextmanager
+def interrupts(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
+    """Each of ``signals`` raises ``KeyboardInterrupt`` while in this context (main thread only;
+    elsewhere nothing changes). Explicit handlers: a shell's background job starts with SIGINT
+    ignored, and SIGTERM would otherwise end Python without its clean-up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def signals_ignored(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
+    """``signals`` ignored while in this context (main thread only): a clean-up runs to its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_groups(
+    procs: Sequence[subprocess.Popen], term_wait: float = 30.0, kill_wait: float = 10.0
+) -> None:
+    """Stop the process groups of ``procs`` still running: SIGTERM to each group, up to
+    ``term_wait`` s for their leaders to exit (all together), then SIGKILL to the groups whose
+    leader is still running (``term_wait`` 0: SIGKILL at once)."""
+    running = [p for p in procs if p.poll() is None]
+    if term_wait > 0:
+        for p in running:
+            _signal_group(p, signal.SIGTERM)
+    deadline = time.monotonic() + term_wait
+    for p in running:
+        try:
+            p.wait(timeout=max(deadline - time.monotonic(), 0.0) if term_wait > 0 else 0.0)
+        except subprocess.TimeoutExpired:
+            _signal_group(p, signal.SIGKILL)
+            try:
+                p.wait(timeout=kill_wait)
+            except subprocess.TimeoutExpired:
+                pass  # unkillable (uninterruptible I/O): its status stays None
+
+
+def run_children(
+    cmds: Sequence[Sequence[str]],
+    env: Mapping[str, str] | None = None,
+    term_wait: float = 30.0,
+    kill_wait: float = 10.0,
+    on_interrupt: Callable[[], None] | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
+) -> tuple[bool, list[int | None]]:
+    """Run ``cmds`` at once, each in its own process group (a new session), until all exit.
+
+    Ctrl-C or SIGTERM here: ``on_interrupt()``, then :func:`stop_groups` (SIGTERM to every
+    group, SIGKILL after ``term_wait`` s). Any other error: the groups are killed at once and the
+    error re-raised. Returns (interrupted, the exit status of each command)."""
+    procs: list[subprocess.Popen] = []
+    interrupted = False
+    with interrupts():
+        try:
+            for cmd in cmds:
+                procs.append(
+                    subprocess.Popen(
+                        list(cmd),
+                        env=dict(env) if env is not None else None,
+                        start_new_session=True,
+                        preexec_fn=die_with_parent,
+                    )
+                )
+                if on_start is not None:
+                    on_start(procs[-1])
+            for p in procs:
+                p.wait()
+        except KeyboardInterrupt:
+            interrupted = True
+            with signals_ignored():
+                if on_interrupt is not None:
+                    on_interrupt()
+                stop_groups(procs, term_wait, kill_wait)
+        except BaseException:
+            with signals_ignored():
+                stop_groups(procs, 0.0, kill_wait)
+            raise
+    return interrupted, [p.returncode for p in procs]
+
+
+@contextmanager
+def tracking_for_parallel(
+    parallel: bool,
+    tracking_uri: str | None,
+    out_dir: str | Path,
+    log_path: str | Path,
+    say: Say = print,
+    what: str = "the jobs",
+    on_start: Callable[[int], None] | None = None,
+) -> Iterator[str | None]:
+    """The rule for jobs that log to MLflow at the same time: when ``parallel`` and no
+    ``tracking_uri`` is given, start a loopback tracking server over the default store of
+    ``out_dir`` (``<out_dir>/mlruns.db``, artifacts in ``<out_dir>/mlartifacts``, its log at
+    ``log_path``) and yield its URI, stopping it on exit; otherwise yield None (the jobs log to
+    ``tracking_uri`` or their default store themselves)."""
+    if not parallel or tracking_uri:
+        yield None
+        return
+    from espb.sweep.server import tracking_server
+    from espb.tracking import default_uri
+
+    out = Path(out_dir)
+    store = default_uri(out)
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with tracking_server(store, out / "mlartifacts", log_path=log_path, on_start=on_start) as uri:
+        say(f"MLflow tracking server for {what}: {uri} (store {store}; log {log_path})")
+        yield uri

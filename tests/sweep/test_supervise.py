@@ -1,0 +1,93 @@
+"""Child processes and stop signals of both sweep paths (espb.sweep.supervise), on tiny Python
+children: each child in its own process group, a stop forwarded as SIGTERM, SIGKILL for a child
+that outlives the grace period, and the rule for a loopback tracking server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from espb.sweep.supervise import interrupts, run_children, tracking_for_parallel
+
+#: a child that records its process group, then exits 130 on SIGTERM (``trap``) or ignores it
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    name, mode = sys.argv[1], sys.argv[2]
+    def on_term(signum, frame):
+        open(name + ".term", "w").write("1")
+        sys.exit(130)
+    signal.signal(signal.SIGTERM, on_term if mode == "trap" else signal.SIG_IGN)
+    open(name + ".start", "w").write(f"{os.getpid()} {os.getpgid(0)}")
+    time.sleep(120)
+    """
+)
+#: a parent that runs the two children under run_children and prints what it returned
+PARENT = textwrap.dedent(
+    """
+    import json, sys
+    from espb.sweep.supervise import run_children
+    child, d = sys.argv[1], sys.argv[2]
+    cmds = [[sys.executable, child, f"{d}/a", "trap"], [sys.executable, child, f"{d}/b", "ignore"]]
+    got = run_children(cmds, term_wait=1.0, kill_wait=5.0, on_interrupt=lambda: print("stopping"))
+    print(json.dumps(got))
+    """
+)
+
+
+def test_children_run_to_their_end() -> None:
+    cmds = [[sys.executable, "-c", "pass"], [sys.executable, "-c", "raise SystemExit(3)"]]
+    assert run_children(cmds) == (False, [0, 3])
+
+
+def test_a_stop_reaches_every_child_group_and_a_stubborn_one_is_killed(tmp_path: Path) -> None:
+    child, parent = tmp_path / "child.py", tmp_path / "parent.py"
+    child.write_text(CHILD)
+    parent.write_text(PARENT)
+    proc = subprocess.Popen(
+        [sys.executable, str(parent), str(child), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    t0 = time.monotonic()
+    while not ((tmp_path / "a.start").exists() and (tmp_path / "b.start").exists()):
+        assert proc.poll() is None and time.monotonic() - t0 < 60
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGTERM)  # the parent only: the children are in their own groups
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    interrupted, rcs = json.loads(out.splitlines()[-1])
+    assert interrupted and "stopping" in out
+    assert rcs == [130, -signal.SIGKILL]  # a: stopped by the forwarded SIGTERM; b: killed
+    assert (tmp_path / "a.term").exists()
+    for name in ("a", "b"):
+        pid, pgid = map(int, (tmp_path / f"{name}.start").read_text().split())
+        assert pgid == pid != proc.pid  # its own process group, not the parent's (a session)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_interrupts_turn_sigterm_into_keyboard_interrupt() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), interrupts():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_server_only_for_parallel_jobs_without_a_tracking_uri(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with tracking_for_parallel(False, None, tmp_path, log) as uri:
+        assert uri is None
+    with tracking_for_parallel(True, "http://tracking:5000", tmp_path, log) as uri:
+        assert uri is None  # the jobs log to the given store themselves
+    assert not log.exists()
