@@ -90,6 +90,15 @@ def sweep_cmd(
         say(f"logged them to parent run {rep.parent} under report/")
 
 
+def run_report_finisher(cache, rep):
+    """The run report as a finisher of ``espb-train`` (``run.report=true``): the default
+    options (no Figure 6), the process's input cache, written into ``<run>/report/`` and logged
+    to the run's MLflow run."""
+    from espb.evaluation.diagnostics import make_report_finisher
+
+    return make_report_finisher(cache=cache, rep=rep)
+
+
 def _int_list(text: str | None) -> tuple[int, ...]:
     if not text:
         return ()

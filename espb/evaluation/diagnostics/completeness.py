@@ -147,6 +147,7 @@ def completeness_figure(table: pd.DataFrame, region: Sequence[float], title: str
                 ha="center",
                 fontsize=6,
             )
+        ax.set_xticks(y["key"].astype(int).tolist())  # whole years, not 2010.25
         ax.set_ylim(max(vmin - 0.5, 0) if np.isfinite(vmin) else 0, vmax + 0.3)
         ax.set_ylabel(f"Mc ({'development' if p == 'dev' else 'test'} period)")
         ax.set_xlabel("year (events above each bar)")

@@ -15,6 +15,9 @@ from matplotlib.figure import Figure
 from espb.evaluation.diagnostics.plotting import Annotations, mark_dates, new_figure, no_data
 from espb.samples.labels import Grid, NeqPool
 
+#: the window of the trailing mean of the daily share in Figure 4
+TRAILING_DAYS = 30
+
 
 def pool_over_time(
     pool: NeqPool,
@@ -25,7 +28,12 @@ def pool_over_time(
 ) -> pd.DataFrame:
     """nEQ candidates per forecast day from ``first_day`` (Figure 4, top): ``day, date,
     n_candidates``, ``n_centres`` (centres whose block fits, the most there could be),
-    ``share`` = n_candidates / n_centres, and ``segment`` when ``bounds`` is given."""
+    ``share`` = n_candidates / n_centres, ``share_30d`` (its mean over the 30 days ending on
+    the day: trailing, so a row never depends on a later day) and ``segment`` when ``bounds``
+    is given.
+
+    The pool itself is the paper's nEQ definition (Section 2.2): a candidate on day t has no
+    event with Mw >= M_lim within +-7 days, so day t's row is known on day t + 7."""
     per_day = pool.per_day()
     days = np.arange(first_day, len(per_day))
     fits = np.isfinite(mean_counts[first_day:]).reshape(len(days), -1).sum(axis=1)
@@ -39,6 +47,7 @@ def pool_over_time(
             "share": np.where(fits > 0, n / np.maximum(fits, 1), np.nan),
         }
     )
+    df["share_30d"] = df["share"].rolling(TRAILING_DAYS, min_periods=1).mean()
     if bounds is not None and len(bounds):
         df["segment"] = np.searchsorted(bounds[:, 1], days, side="right")
     return df
@@ -67,15 +76,16 @@ def pool_figure(
     dev_end: pd.Timestamp | None = None,
     title: str = "",
 ) -> Figure:
-    """Figure 4: the share of block centres available as nEQ per day (and its 30-day mean)
-    over time, and the map of candidate days per cell."""
+    """Figure 4: the share of block centres available as nEQ per day (and its trailing 30-day
+    mean) over time, and the map of candidate days per cell."""
     fig = new_figure(11, 4.2)
     if not len(over_time):
         return no_data(fig, "no forecast day")
     ax, mx = fig.subplots(1, 2, width_ratios=[2.3, 1])
     ax.plot(over_time["date"], over_time["share"], color="C0", lw=0.4, alpha=0.5, label="daily")
-    roll = over_time["share"].rolling(30, min_periods=1, center=True).mean()
-    ax.plot(over_time["date"], roll, color="C0", lw=1.5, label="30-day mean")
+    ax.plot(
+        over_time["date"], over_time["share_30d"], color="C0", lw=1.5, label="trailing 30-day mean"
+    )
     mark_dates(ax, annotations, dev_end)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("share of block centres that are nEQ candidates")

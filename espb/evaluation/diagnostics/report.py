@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -127,7 +128,8 @@ def write_run_report(
     t_in = time.perf_counter() - t0
     ctx = _context(run, inputs, opts)
     out = Path(out_dir) if out_dir is not None else run.run_dir / "report"
-    tmp = out.with_name(f".{out.name}.tmp")
+    # a folder of this process's own: two reports into the same folder do not collide
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     items = []

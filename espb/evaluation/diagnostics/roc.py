@@ -144,14 +144,29 @@ def roc_figure(r: Roc, title: str = "") -> Figure:
     return fig
 
 
-def roc_intervals(pred: pd.DataFrame, n: int = 6) -> tuple[pd.DataFrame, list[Roc]]:
-    """Figure D.11 data: ``pred`` cut into ``n`` intervals of equal length in time (from its
-    first to its last forecast day) and the ROC of each: a table ``interval, start, end, n_eq,
-    n_neq, auc, threshold, j, accuracy_0.5, accuracy_opt`` and the :class:`Roc` list."""
+def roc_intervals(
+    pred: pd.DataFrame,
+    n: int = 6,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, list[Roc]]:
+    """Figure D.11 data (paper Appendix D, six equal intervals of the development period):
+    ``pred`` cut into ``n`` intervals of equal length in time over ``[start, end)`` and the
+    ROC of each: a table ``interval, start, end, n_eq, n_neq, auc, threshold, j, accuracy_0.5,
+    accuracy_opt`` and the :class:`Roc` list.
+
+    Give the period (the report gives the first validation day and the day after
+    ``dev_end``): then each interval depends on its own predictions only. Without it the
+    period runs from the first to the last forecast day in ``pred``, so a later prediction
+    moves every edge."""
     if not len(pred):
         return pd.DataFrame(), []
     d = pd.to_datetime(pred["date"])
-    lo, hi = d.min(), d.max() + pd.Timedelta(days=1)
+    lo = pd.Timestamp(start) if start is not None else d.min()
+    hi = pd.Timestamp(end) if end is not None else d.max() + pd.Timedelta(days=1)
+    if d.dt.tz is not None:
+        lo = lo.tz_localize(d.dt.tz) if lo.tzinfo is None else lo
+        hi = hi.tz_localize(d.dt.tz) if hi.tzinfo is None else hi
     edges = pd.DatetimeIndex([lo + (hi - lo) * i / n for i in range(n + 1)])
     rows, rocs = [], []
     for i in range(n):

@@ -52,12 +52,18 @@ class RunFolder:
         return annotations_of(self.cfg)
 
 
+#: the marker when the config names none: the Tohoku mainshock the paper marks (Figure B.4;
+#: also on the run's accuracy.png, espb.training.figures); drawn only inside a figure's dates
+DEFAULT_ANNOTATIONS = ((pd.Timestamp("2011-03-11"), "Tohoku Mw 9.0"),)
+
+
 def annotations_of(cfg: DictConfig | dict) -> list[tuple[pd.Timestamp, str]]:
     """Dated markers for the time axes (e.g. a large earthquake) from the config node
-    ``region.annotations``: a list of ``{date: YYYY-MM-DD, label: TEXT}``; none when absent."""
+    ``region.annotations``: a list of ``{date: YYYY-MM-DD, label: TEXT}`` (an empty list for
+    none); :data:`DEFAULT_ANNOTATIONS` when the node is absent."""
     node = OmegaConf.select(OmegaConf.create(cfg), "region.annotations", default=None)
     if node is None:
-        return []
+        return list(DEFAULT_ANNOTATIONS)
     out = []
     for i, a in enumerate(OmegaConf.to_container(node, resolve=True)):
         if not isinstance(a, dict) or "date" not in a:

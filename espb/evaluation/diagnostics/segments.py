@@ -27,9 +27,12 @@ def eq_counts_per_segment(
     segment with ``l_me, segment, lo, hi, date`` (first day), ``n_eq`` and ``meta_epoch`` (its
     index, -1 for a segment that is no validation window: inside the warm-up, without EQ, or
     with no EQ before it; :func:`espb.training.schedule.meta_epochs` decides) and ``phase``.
+    ``dev_end`` (last development day) ends a segment, as in
+    :meth:`espb.samples.table.Samples.table`, so no segment straddles the two periods.
 
     ``eq_targets``: forecast day of each EQ sample (``Samples.eq["target"]``)."""
-    bounds = segment_bounds(first_day, n_days, l_me)
+    cut = None if dev_end is None else dev_end + 1  # as the sample table cuts them
+    bounds = segment_bounds(first_day, n_days, l_me, cut)
     seg = np.searchsorted(bounds[:, 1], np.asarray(eq_targets, np.int64), side="right")
     seg = seg[seg < len(bounds)]
     n_eq = np.bincount(seg, minlength=len(bounds))

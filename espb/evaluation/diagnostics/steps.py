@@ -282,7 +282,12 @@ def figD10(ctx: Context) -> Step:
 def figD11(ctx: Context) -> Step:
     pred = ctx.run.predictions
     dev = pred[pred["phase"] == "dev"] if len(pred) else pred
-    table, rocs = roc.roc_intervals(dev, 6)
+    # the development period by the schedule (first validation day .. dev_end), not by the
+    # predictions, so that an interval depends on its own days only
+    m = ctx.run.metrics
+    first = pd.to_datetime(m.loc[m["phase"] == "dev", "date"]).min()
+    end = ctx.dev_end + pd.Timedelta(days=1)
+    table, rocs = roc.roc_intervals(dev, 6, first if pd.notna(first) else None, end)
     fig = roc.roc_intervals_figure(table, rocs)
     summ = "no development-period predictions"
     if len(table):

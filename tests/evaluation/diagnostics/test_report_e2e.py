@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from espb.cli.main import app
-from espb.evaluation.diagnostics import ReportOptions, make_report_finisher
 from espb.progress import quiet
 
 #: every figure the default report writes, and Figure 6 with --snapshots
@@ -22,15 +21,17 @@ DEFAULT = ["fig03_eq_per_segment", "fig04_neq_availability", "fig05_accuracy",
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, smoke_cfg):
+    """One smoke run through espb-train's task with ``run.report=true`` (the finisher wiring)."""
+    from espb.cli.train import main_task
     from espb.training.inputs import RunCache
     from espb.training.run import run_one
 
     out = tmp_path_factory.mktemp("report")
-    # meta-epochs start 2011-03-23, 04-13, 05-04: the last one is in the test period
-    cfg = smoke_cfg(out, "training.dev_end=2011-04-20")
-    cache = RunCache()
-    fin = make_report_finisher(ReportOptions(), cache=cache, rep=quiet())
-    outcome = run_one(cfg, quiet(), cache=cache, finishers=[fin])
+    # dev_end cuts the segments: meta-epochs from 2011-03-23, 04-13 (to 04-20), then test
+    cfg = smoke_cfg(out, "training.dev_end=2011-04-20", "run.report=true")
+    main_task(cfg)
+    # the same configuration again: finished, so nothing is recomputed; gives the outcome
+    outcome = run_one(cfg, quiet(), cache=RunCache())
     return out, outcome
 
 
@@ -66,7 +67,14 @@ def test_report_numbers_agree_with_the_run(smoke_run):
     assert f3.to_dict() == eq.to_dict()
     # Figure 5: the accuracy data are the recorded metrics
     f5 = pd.read_csv(rep / "fig05_accuracy_accuracy.csv")
-    assert f5["phase"].tolist() == metrics["phase"].tolist() == ["dev", "dev", "test"]
+    assert f5["phase"].tolist() == metrics["phase"].tolist()
+    assert {"dev", "test"} == set(f5["phase"])
+    assert f5["train_accuracy"].notna().all()  # the training-set accuracy line has data
+    # Figure D.11: the development predictions, each in exactly one interval
+    d11 = pd.read_csv(rep / "figD11_roc_intervals_intervals.csv")
+    dev = pred[pred["phase"] == "dev"]
+    assert (d11["n_eq"] + d11["n_neq"]).sum() == len(dev)
+    assert pd.Timestamp(d11["end"].iloc[-1]) == pd.Timestamp("2011-04-21")
     # Figure D.10 on the test period: its counts are the test predictions'
     m = pd.read_csv(rep / "figD10_roc_metrics.csv")
     test = pred[pred["phase"] == "test"]
@@ -113,3 +121,19 @@ def test_report_run_bad_input_is_one_line_and_exit_2(tmp_path):
     assert isinstance(r.exception, EspbError) and "no run of 'nothing'" in str(r.exception)
     r = runner.invoke(app, ["report", "run"])
     assert isinstance(r.exception, EspbError) and "--latest" in str(r.exception)
+
+
+def test_a_run_folder_without_metrics_is_refused_with_the_fix(smoke_run, tmp_path):
+    import shutil
+
+    from espb.errors import EspbError
+
+    _, outcome = smoke_run
+    half = tmp_path / "half"
+    half.mkdir()
+    shutil.copy(outcome.run_dir / "config.yaml", half / "config.yaml")
+    r = CliRunner().invoke(app, ["report", "run", str(half), "--no-log"])
+    assert isinstance(r.exception, EspbError)
+    msg = str(r.exception)
+    assert str(half) in msg and "no metrics.csv" in msg and "espb-train" in msg
+    assert not (half / "report").exists()  # nothing written for a run that is not finished

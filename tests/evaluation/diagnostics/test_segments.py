@@ -16,14 +16,24 @@ def _dates(days):
 
 def test_eq_counts_per_segment_known_answer():
     # segments [10,20) [20,30) [30,40) [40,50); EQ on days 12, 15 | 25 | - | 41, 42, 43
-    d = eq_counts_per_segment(np.array([12, 15, 25, 41, 42, 43]), 10, 50, 10, 1, _dates, 35)
+    d = eq_counts_per_segment(np.array([12, 15, 25, 41, 42, 43]), 10, 50, 10, 1, _dates, 39)
     assert d["lo"].tolist() == [10, 20, 30, 40]
     assert d["hi"].tolist() == [20, 30, 40, 50]
     assert d["n_eq"].tolist() == [2, 1, 0, 3]
     # warm-up 1: segment 0 trains only; segment 2 has no EQ (no validation window)
     assert d["meta_epoch"].tolist() == [-1, 0, -1, 1]
-    assert d["phase"].tolist() == ["", "dev", "", "test"]  # segment 3 starts after day 35
+    assert d["phase"].tolist() == ["", "dev", "", "test"]  # segment 3 starts after day 39
     assert d["date"].iloc[1] == pd.Timestamp("2020-01-21")
+
+
+def test_the_development_end_ends_a_segment():
+    # dev_end 34: [10,20) [20,30) [30,35) | [35,45) [45,50), as the sample table cuts them
+    d = eq_counts_per_segment(np.array([12, 15, 25, 33, 41, 42, 43]), 10, 50, 10, 1, _dates, 34)
+    assert d["lo"].tolist() == [10, 20, 30, 35, 45]
+    assert d["hi"].tolist() == [20, 30, 35, 45, 50]
+    assert d["n_eq"].tolist() == [2, 1, 1, 3, 0]
+    assert d["phase"].tolist() == ["", "dev", "dev", "test", ""]
+    assert d["meta_epoch"].tolist() == [-1, 0, 1, 2, -1]
 
 
 def test_eq_counts_other_segment_lengths_keep_every_eq_sample():
