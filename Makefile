@@ -43,6 +43,7 @@ run: $(STAMP) ## the main job: demo catalog (planted precursors) -> cube -> prog
 	@echo "== make run produced (under $(OUT)/) =="
 	@echo "  catalogs/synthetic-demo-seed$(SEED)-planted.parquet   the demo synthetic catalog (+ .plants.parquet: the planted windows)"
 	@echo "  runs/demo/<config hash>/      config.yaml, checkpoint.pt, weights/, predictions.parquet, metrics.csv, accuracy.png"
+	@echo "  runs/demo/<config hash>/report/index.md   the run report: the paper's figures (docs/diagnostics.md)"
 	@echo "  mlruns.db, mlartifacts/       the MLflow store: make ui  (or the command printed above)"
 	@echo "  demo_cube_b.png               the demo cube's b map on 2011-03-10 and one cell's series"
 	@echo "  $(ESPB_CACHE_DIR)/cubes/   the demo b-value cube (zarr v3; list with: .venv/bin/espb cube ls)"

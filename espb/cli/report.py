@@ -1,6 +1,7 @@
 """``espb report``: reports of finished work (thin wiring over espb.evaluation).
 
 espb report sweep --experiment espb-paper_432 [--tracking-uri URI] [--out DIR] [--phase dev|all]
+espb report run RUN_DIR | --latest NAME [--snapshots] [--l-me 14,30,50] [--pool-grid KEY=V1,V2]
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from typing import Annotated
 import typer
 
 from espb.cli.console import err, say
+from espb.errors import EspbError
 
 report_app = typer.Typer(
-    help="Reports: the parameter-search report (paper Appendix C, Figure 8).", no_args_is_help=True
+    help="Reports: the parameter-search report (paper Appendix C, Figure 8) and the run report "
+    "(Section 4, Appendices B, D, E).",
+    no_args_is_help=True,
 )
 
 
@@ -84,3 +88,99 @@ def sweep_cmd(
     say(f"wrote {len(rep.paths)} files to {out}: {', '.join(rep.paths)}")
     if log:
         say(f"logged them to parent run {rep.parent} under report/")
+
+
+def run_report_finisher(cache, rep):
+    """The run report as a finisher of ``espb-train`` (``run.report=true``): the default
+    options (no Figure 6), the process's input cache, written into ``<run>/report/`` and logged
+    to the run's MLflow run."""
+    from espb.evaluation.diagnostics import make_report_finisher
+
+    return make_report_finisher(cache=cache, rep=rep)
+
+
+def _int_list(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise EspbError(
+            f"--l-me {text!r}: give meta-epoch lengths in days, e.g. 14,30,50"
+        ) from None
+
+
+@report_app.command("run")
+def run_cmd(
+    run_dir: Annotated[
+        Path | None,
+        typer.Argument(help="a run folder <out>/runs/<name>/<hash>/", show_default=False),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option("--latest", help="the latest run of this preset under $ESPB_OUT/runs/NAME/"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="report folder (default: RUN/report)")
+    ] = None,
+    snapshots: Annotated[
+        bool,
+        typer.Option(
+            "--snapshots/--no-snapshots",
+            help="Figure 6: score every snapshot on all later validation data (slow)",
+        ),
+    ] = False,
+    l_me: Annotated[
+        str | None, typer.Option("--l-me", help="Figure 3 also for these l_ME, e.g. 14,30,50")
+    ] = None,
+    mc_method: Annotated[
+        str, typer.Option(help="Figure B.3 Mc estimator: mbs | maxc | ks (seismostats)")
+    ] = "mbs",
+    pool_grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pool-grid",
+            help="Figure B.5: vary KEY=V1,V2 (repeatable), e.g. samples.m_lim=4.0,4.5,4.9",
+        ),
+    ] = None,
+    build_cube: Annotated[
+        bool, typer.Option("--build-cube", help="build a cube missing from the cache")
+    ] = False,
+    log: Annotated[
+        bool, typer.Option("--log/--no-log", help="log the report to the run's MLflow run")
+    ] = True,
+) -> None:
+    """The paper's figures for one run (Figures 3-7, 9, B.3-B.5, D.10, D.11; E.12-E.16 on a
+    Model14.0 run): PNG + data per figure and report/index.md (docs/diagnostics.md)."""
+    from espb.evaluation.diagnostics import ReportOptions, log_report, write_run_report
+    from espb.evaluation.diagnostics.completeness import METHODS
+    from espb.evaluation.diagnostics.pool_grid import parse_vary
+    from espb.evaluation.diagnostics.run_data import latest_run
+    from espb.progress import Reporter
+
+    if (run_dir is None) == (latest is None):
+        raise EspbError("give a run folder or --latest NAME (one of them)")
+    if mc_method not in METHODS:
+        raise EspbError(f"--mc-method {mc_method!r}: use one of {', '.join(METHODS)}")
+    run = run_dir if run_dir is not None else latest_run(_out_root(), latest)
+    opts = ReportOptions(
+        snapshots=snapshots,
+        l_mes=_int_list(l_me),
+        mc_method=mc_method,
+        pool_grid=parse_vary(pool_grid or []),
+        build_cube=build_cube,
+    )
+    with err.status(f"writing the report of {run}") as st:
+        rep = Reporter(say=lambda m: st.update(f"report of {Path(run).name}: {m}"))
+        report = write_run_report(run, out_dir, opts, rep)
+        if log:
+            st.update("logging the report to MLflow")
+            run_id = log_report(report, run)
+    for it in report.items:
+        say(f"  {it.paper:<20} {it.png}  ({it.seconds:.1f} s)")
+    say(
+        f"wrote {len(report.items)} figures to {report.out_dir} in {report.seconds:.1f} s "
+        f"(inputs {report.inputs_s:.1f} s); page {report.page}"
+    )
+    if log:
+        say(f"logged them to MLflow run {run_id} under report/")

@@ -81,11 +81,19 @@ def main_task(cfg: DictConfig) -> float:
     from espb.training.run import run_one
 
     rep, progress = console_reporter(bool(cfg.run.get("progress", True)))
+    finishers = []
+    if cfg.run.get("report", False):  # the run report (docs/diagnostics.md), wired by cli/report
+        from espb.cli.report import run_report_finisher
+
+        finishers.append(run_report_finisher(process_cache(), rep))
     try:
-        out = run_one(cfg, rep, cache=process_cache())
+        out = run_one(cfg, rep, cache=process_cache(), finishers=finishers)
     finally:
         progress.stop()
     print_summary(out, rep.say)
+    page = out.run_dir / "report" / "index.md"
+    if finishers and page.is_file():
+        rep.say(f"  run report         {page} (and index.html; docs/diagnostics.md)")
     return float(out.summary.get("val_acc_cumulative", float("nan")))
 
 

@@ -42,7 +42,9 @@ class RunOptions:
       or ``wait`` (then skip it if it finished; sweep files set this);
     - ``until``: ``end`` (every meta-epoch) or ``dev_end`` (stop after the development
       period: the paper's parameter search; ``espb sweep continue`` later resumes the selected
-      configurations through the test period, in the same run)."""
+      configurations through the test period, in the same run);
+    - ``report``: write the run report (``espb report run``, docs/diagnostics.md) into
+      ``<run_dir>/report/`` at the end and log it to MLflow (espb-train wires it)."""
 
     resume: bool = True
     force: bool = False
@@ -51,6 +53,7 @@ class RunOptions:
     threads: int | None = None
     on_lock: str = "fail"
     until: str = "end"
+    report: bool = False
 
     def validate(self) -> None:
         if self.until not in UNTIL:
