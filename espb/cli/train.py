@@ -73,12 +73,19 @@ def process_cache():
 
 
 def main_task(cfg: DictConfig) -> float:
+    """Run one configuration with its finishers: the forecast of the ``forecast`` node
+    (:mod:`espb.evaluation.forecast.run_log`) when ``forecast.enabled``, also for a
+    configuration that had finished before."""
     from espb.cli.progress import console_reporter
+    from espb.evaluation.forecast.run_log import forecast_finisher
     from espb.training.run import run_one
 
     rep, progress = console_reporter(bool(cfg.run.get("progress", True)))
+    fin = forecast_finisher(cfg.get("forecast"), rep.say)  # validated before any training
     try:
-        out = run_one(cfg, rep, cache=process_cache())
+        out = run_one(cfg, rep, cache=process_cache(), finishers=[fin] if fin else [])
+        if fin is not None and out.already_done:
+            fin.after_finished(out)
     finally:
         progress.stop()
     print_summary(out, rep.say)
