@@ -80,6 +80,9 @@ def forecast_cmd(
     n_boot: Annotated[int, typer.Option(help="bootstrap replicates")] = 1000,
     block_days: Annotated[int, typer.Option(help="bootstrap block length (days)")] = 7,
     seed: Annotated[int, typer.Option(help="bootstrap and pyCSEP seed")] = 0,
+    csep_simulations: Annotated[
+        int, typer.Option(help="pyCSEP's simulated catalogs per gridded test")
+    ] = 1000,
     cache_dir: Annotated[
         Path | None, typer.Option(help="cache [the run's cache_dir, $ESPB_CACHE_DIR]")
     ] = None,
@@ -104,6 +107,7 @@ def forecast_cmd(
         n_boot=n_boot,
         block_days=block_days,
         seed=seed,
+        csep_simulations=csep_simulations,
         log=log,
     )
     rep = evaluate_run(

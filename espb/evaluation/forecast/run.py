@@ -188,9 +188,21 @@ def compute_report(
         at += len(days)
         p = {model: prob[days - d0], **{b: v[rows] for b, v in base.items()}}
         data = PeriodData(name, p, y_all[days], days, grid.date(days), lat, lon, mag)
+        if s.period == "all" and not data.y.any():
+            notes.append(
+                f"{name} period ({data.dates[0]:%Y-%m-%d}..{data.dates[-1]:%Y-%m-%d}): no target "
+                f"cell-day (Mw >= {mag:g}) on its {len(days)} scored days, not scored"
+            )
+            continue
         say(f"scoring the {name} period ({len(days)} days)")
         periods[name] = score_period(
             data, s, model, {"n_unscored_days": n_unscored, "n_in_sample_days": n_in}
+        )
+    if not periods:
+        raise EspbError(
+            "no period of the run has a target cell-day on the days the model scores: "
+            + "; ".join(notes[-len(kept) :])
+            + "; nothing to score (a run with a lower samples.eq_min_mag has more targets)"
         )
     root = cache_root(cache_dir or cfg.get("cache_dir"))
     cube = store_path(root, run_dir.parent.name, ds.attrs["config_hash"], ds.attrs["forecast_key"])
