@@ -137,6 +137,40 @@ def _forecast(run_dir, s, parts, kept, grid, cache_dir, inp, say):
     return ds, d0
 
 
+def _score_parts(s, model, kept, ds, d0, base, inp, elig, mag, notes, say):
+    """Every kept part of the period scored (:func:`.run_period.score_period`), the model's
+    probabilities and the baselines on the eligible box; under ``period=all`` a part without
+    a target is left out with a note. Returns (periods, lat, lon)."""
+    grid = inp.grid
+    rs, cs = slice(elig.row_lo, elig.row_hi + 1), slice(elig.col_lo, elig.col_hi + 1)
+    prob = np.asarray(ds["probability"].values, np.float64)[:, rs, cs]
+    y_all = target_cube(inp.events, grid, mag)[:, rs, cs]
+    lat, lon = grid.lat_centres()[rs], grid.lon_centres()[cs]
+    periods, at = {}, 0
+    for name, (days, n_unscored, n_in) in kept.items():
+        rows = slice(at, at + len(days))
+        at += len(days)
+        p = {model: prob[days - d0], **{b: v[rows] for b, v in base.items()}}
+        data = PeriodData(name, p, y_all[days], days, grid.date(days), lat, lon, mag)
+        if s.period == "all" and not data.y.any():
+            notes.append(
+                f"{name} period ({data.dates[0]:%Y-%m-%d}..{data.dates[-1]:%Y-%m-%d}): no target "
+                f"cell-day (Mw >= {mag:g}) on its {len(days)} scored days, not scored"
+            )
+            continue
+        say(f"scoring the {name} period ({len(days)} days)")
+        periods[name] = score_period(
+            data, s, model, {"n_unscored_days": n_unscored, "n_in_sample_days": n_in}
+        )
+    if not periods:
+        raise EspbError(
+            "no period of the run has a target cell-day on the days the model scores: "
+            + "; ".join(notes[-len(kept) :])
+            + "; nothing to score (a run with a lower samples.eq_min_mag has more targets)"
+        )
+    return periods, lat, lon
+
+
 def compute_report(
     run_dir: str | Path,
     settings: ForecastSettings,
@@ -177,33 +211,8 @@ def compute_report(
         f"baseline {b}: {n} values clipped into [1e-12, 1 - 1e-12]" for b, n in clipped.items() if n
     ]
     t_base = time.perf_counter()
-    rs, cs = slice(elig.row_lo, elig.row_hi + 1), slice(elig.col_lo, elig.col_hi + 1)
-    prob = np.asarray(ds["probability"].values, np.float64)[:, rs, cs]
-    y_all = target_cube(inp.events, grid, mag)[:, rs, cs]
-    lat, lon = grid.lat_centres()[rs], grid.lon_centres()[cs]
     model = s.model_name
-    periods, at = {}, 0
-    for name, (days, n_unscored, n_in) in kept.items():
-        rows = slice(at, at + len(days))
-        at += len(days)
-        p = {model: prob[days - d0], **{b: v[rows] for b, v in base.items()}}
-        data = PeriodData(name, p, y_all[days], days, grid.date(days), lat, lon, mag)
-        if s.period == "all" and not data.y.any():
-            notes.append(
-                f"{name} period ({data.dates[0]:%Y-%m-%d}..{data.dates[-1]:%Y-%m-%d}): no target "
-                f"cell-day (Mw >= {mag:g}) on its {len(days)} scored days, not scored"
-            )
-            continue
-        say(f"scoring the {name} period ({len(days)} days)")
-        periods[name] = score_period(
-            data, s, model, {"n_unscored_days": n_unscored, "n_in_sample_days": n_in}
-        )
-    if not periods:
-        raise EspbError(
-            "no period of the run has a target cell-day on the days the model scores: "
-            + "; ".join(notes[-len(kept) :])
-            + "; nothing to score (a run with a lower samples.eq_min_mag has more targets)"
-        )
+    periods, lat, lon = _score_parts(s, model, kept, ds, d0, base, inp, elig, mag, notes, say)
     root = cache_root(cache_dir or cfg.get("cache_dir"))
     cube = store_path(root, run_dir.parent.name, ds.attrs["config_hash"], ds.attrs["forecast_key"])
     t_end = time.perf_counter()
