@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu rate-demo rate-seed rate-japan
+.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu rate-demo rate-seed rate-japan forecast-demo
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -98,6 +98,8 @@ bench-forecast: $(STAMP) ## dense forecast scoring vs per-block, side by side: d
 
 bench-gpu: $(STAMP) ## samples/s of the reference and fast CNN-TCN on the GPU (CPU if none) + projected paper/sweep time (docs/performance.md)
 	$(BIN)/python benchmarks/gpu.py
+forecast-demo: $(STAMP) ## demo runs (planted, null catalog, shuffled labels) forecast and scored vs the baselines: one table + Molchan diagrams (docs/forecasts.md)
+	ESPB_CACHE_DIR=$(ESPB_CACHE_DIR) $(BIN)/python benchmarks/forecast_demo.py --out $(OUT)/forecast_demo $(FORECAST_DEMO_ARGS)
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -33,7 +33,9 @@ CLI_WIRES: dict[str, set[str]] = {
     "console": set(),
     "progress": set(),
     "cube": {"bvalue", "catalog"},
-    "train": {"training"},
+    # espb-train wires the training and the finishers it passes to run_one (the forecast)
+    "train": {"training", "evaluation"},
+    "forecast": {"evaluation"},
     "sweep": {"sweep"},
     "optuna": {"sweep"},
     "report": {"evaluation"},

@@ -7,6 +7,8 @@ espb catalog export OUT.parquet --format isc|comcat -o F.csv
 espb cube build --catalog OUT.parquet --dr 0.25 --dt 365 [--preset paper|demo|smoke]
 espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-03-10 -o b.png
 espb cube ls
+espb forecast RUN [--period test|dev|all] [--snapshot time-forward|latest|K] [--calibration prior|..]
+espb report forecast RUN [RUN ...] | --experiment NAME
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from espb import __version__
 from espb.cli.catalog import catalog_app
 from espb.cli.console import err, out
 from espb.cli.cube import cube_app
+from espb.cli.forecast import forecast_cmd
 from espb.cli.links import links_cmd
 from espb.cli.optuna import optuna_app
 from espb.cli.report import report_app
@@ -38,6 +41,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(optuna_app, name="optuna")
 app.command("links")(links_cmd)
+app.command("forecast")(forecast_cmd)
 
 
 @app.command("version")

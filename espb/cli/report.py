@@ -2,6 +2,7 @@
 
 espb report sweep --experiment espb-paper_432 [--tracking-uri URI] [--out DIR] [--phase dev|all]
 espb report run RUN_DIR | --latest NAME [--snapshots] [--l-me 14,30,50] [--pool-grid KEY=V1,V2]
+espb report forecast RUN [RUN ...] | --experiment NAME [--tracking-uri URI] [--out DIR]
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from espb.cli.console import err, say
 from espb.errors import EspbError
 
 report_app = typer.Typer(
-    help="Reports: the parameter-search report (paper Appendix C, Figure 8) and the run report "
-    "(Section 4, Appendices B, D, E).",
+    help="Reports: the parameter-search report (paper Appendix C, Figure 8), the run report "
+    "(Section 4, Appendices B, D, E) and forecast comparisons.",
     no_args_is_help=True,
 )
 
@@ -184,3 +185,37 @@ def run_cmd(
     )
     if log:
         say(f"logged them to MLflow run {run_id} under report/")
+
+
+@report_app.command("forecast")
+def forecast_cmd(
+    runs: Annotated[
+        list[Path] | None, typer.Argument(help="run folders forecast with `espb forecast`")
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="every forecast run of an experiment")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow store (default: each run's own; for --experiment sqlite:///"
+            "<$ESPB_OUT or outputs>/mlruns.db)"
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="also write the table (CSV, Markdown) here")
+    ] = None,
+) -> None:
+    """Runs and baselines in one table: IG per target event over the spatial base rate with its
+    interval, BSS, AUC, ASS and hit rates at 1 % and 5 %, from the logged forecast metrics."""
+    from espb.evaluation.forecast.compare import report_forecast
+    from espb.tracking import default_uri
+
+    uri = tracking_uri or (default_uri(_out_root()) if experiment else None)
+    table, files = report_forecast(runs or [], experiment, uri, out_dir)
+    widths = {c: max(len(str(c)), *(len(str(v)) for v in table[c])) for c in table.columns}
+    say("  ".join(f"{c:<{widths[c]}}" for c in table.columns))
+    for row in table.itertuples(index=False):
+        say("  ".join(f"{str(v):<{widths[c]}}" for c, v in zip(table.columns, row, strict=True)))
+    if files:
+        say(f"wrote {', '.join(str(p) for p in files.values())}")

@@ -77,17 +77,24 @@ def process_cache():
 
 
 def main_task(cfg: DictConfig) -> float:
+    """Run one configuration with its finishers: the forecast of the ``forecast`` node
+    (:mod:`espb.evaluation.forecast.run_log`) when ``forecast.enabled``, also for a
+    configuration that had finished before."""
     from espb.cli.progress import console_reporter
+    from espb.evaluation.forecast.run_log import forecast_finisher
     from espb.training.run import run_one
 
     rep, progress = console_reporter(bool(cfg.run.get("progress", True)))
-    finishers = []
+    fin = forecast_finisher(cfg.get("forecast"), rep.say)  # validated before any training
+    finishers = [fin] if fin else []
     if cfg.run.get("report", False):  # the run report (docs/diagnostics.md), wired by cli/report
         from espb.cli.report import run_report_finisher
 
         finishers.append(run_report_finisher(process_cache(), rep))
     try:
         out = run_one(cfg, rep, cache=process_cache(), finishers=finishers)
+        if fin is not None and out.already_done:
+            fin.after_finished(out)
     finally:
         progress.stop()
     print_summary(out, rep.say)

@@ -157,3 +157,40 @@ def forecast_map_figure(
     ax.set_ylabel("latitude")
     ax.set_title(title or "Forecast")
     return fig
+
+
+def molchan_panels(
+    panels: Mapping[str, Mapping[str, Molchan]],
+    *,
+    log_tau: bool = False,
+    level: float = 0.95,
+    title: str = "",
+) -> Figure:
+    """Several Molchan diagrams side by side with shared axes (e.g. one per catalog: planted,
+    null, shuffled labels), each as :func:`molchan_figure` draws one: the trajectories with
+    their ASS, the diagonal and the random-alarm band of that panel's number of targets."""
+    n = max(len(panels), 1)
+    fig = Figure(figsize=(4.6 * n, 4.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
+    grid = np.geomspace(1e-5, 1, 400) if log_tau else np.linspace(0, 1, 401)
+    for ax, (name, curves) in zip(axes, panels.items(), strict=False):
+        if curves:
+            nt = next(iter(curves.values())).n_targets
+            lo, hi = random_band(nt, grid, level)
+            ax.fill_between(grid, lo, hi, color="0.85", step="mid", label=f"random (N={nt})")
+        ax.plot(grid, 1 - grid, color="0.4", ls="--", lw=1)
+        for label, m in curves.items():
+            ax.plot(m.tau, m.nu, lw=1.5, label=f"{label}: ASS {m.ass:.3f}")
+        if log_tau:
+            ax.set_xscale("log")
+            ax.set_xlim(1e-5, 1)
+        else:
+            ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("alarm fraction τ (share of cell-days)")
+        ax.legend(fontsize=7, loc="upper right" if log_tau else "lower left")
+    axes[0].set_ylabel("miss rate ν")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -206,7 +206,9 @@ def load_sweep(
     recent FINISHED run, else the most recent run) with ``run_id, run_name, config_hash, status,
     start_time, end_time``, the six factors (typed) and ``has_predictions``. Only FINISHED runs
     count as finished; the others are listed with their status and no predictions.
-    ``configs.attrs["parent"]`` holds the parent run's name, tags and params.
+    ``configs.attrs["parent"]`` holds the parent run's name, tags and params;
+    ``configs.attrs["forecast"]`` (only when some run has them) the runs' development-period
+    forecast metrics (:func:`forecast_metrics`).
     ``preds``: the predictions of the finished runs (``run_id`` and :data:`PRED_COLUMNS`),
     downloaded to ``download_dir/<run_id>/predictions.parquet`` unless already there.
     Raises EspbError when the store cannot be read, the experiment does not exist or has no
@@ -239,12 +241,29 @@ def load_sweep(
         }
     else:
         configs.attrs["parent"] = {"run_id": parent_id, "name": None, "tags": {}, "params": {}}
+    fc = forecast_metrics(children, configs["run_id"])
+    if fc:  # only then: a sweep without forecasts reads back exactly as before
+        configs.attrs["forecast"] = fc
     preds = (
         pd.concat(frames, ignore_index=True)
         if frames
         else pd.DataFrame({c: pd.Series(dtype=object) for c in ("run_id", *PRED_COLUMNS)})
     )
     return configs, preds, parent_id
+
+
+def forecast_metrics(children: list[Any], run_ids) -> dict[str, dict[str, float]]:
+    """Run id -> its development-period forecast metrics (``forecast/dev/...``, logged when the
+    sweep ran with ``forecast.enabled=true``), for the runs ``run_ids``; runs without any are
+    left out."""
+    want = set(run_ids)
+    out = {}
+    for r in children:
+        if r.info.run_id in want:
+            m = {k: v for k, v in r.data.metrics.items() if k.startswith("forecast/dev/")}
+            if m:
+                out[r.info.run_id] = m
+    return out
 
 
 def log_report(tracking_uri: str, parent_run_id: str, paths: Mapping[str, Path]) -> None:

@@ -4,6 +4,9 @@ Model selection uses the development period only (paper Section 3.4: the search 
 2001-2019): the best configurations come from the ``phase == "dev"`` predictions whatever
 ``phase`` the tables and figures show. ``phase="all"`` pools development and test predictions
 for the tables and figures, labelled so (:data:`~espb.evaluation.sweep.writer.POOLED`).
+When the sweep's runs logged development-period forecast metrics (``forecast.enabled=true``),
+the report also ranks the configurations by forecast skill beside accuracy
+(:mod:`~espb.evaluation.sweep.forecast_rank`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from espb.evaluation.sweep.analysis import (
 )
 from espb.evaluation.sweep.data import load_sweep, log_report
 from espb.evaluation.sweep.factors import infer_levels
+from espb.evaluation.sweep.forecast_rank import ForecastRanking, forecast_ranking
 from espb.evaluation.sweep.writer import write_report
 
 PHASES = ("dev", "all")
@@ -55,6 +59,8 @@ class SweepReport:
     best: dict[str, dict[str, Any] | None]
     paths: dict[str, Path]
     logged: bool
+    #: forecast skill beside accuracy (None: no run logged development forecast metrics)
+    forecast: ForecastRanking | None = None
 
 
 def _meta(experiment: str, uri: str, parent: str, configs: pd.DataFrame, phase: str) -> dict:
@@ -107,6 +113,7 @@ def report_sweep(
     meta = _meta(experiment, tracking_uri, parent, configs, phase)
     meta.update(_links(tracking_uri, experiment, configs, selection))
 
+    ranking = forecast_ranking(selection, configs.attrs.get("forecast", {}))
     paths = write_report(
         acc,
         shown,
@@ -115,11 +122,21 @@ def report_sweep(
         f"Parameter search report: {experiment}",
         meta,
         selection=None if phase == "dev" else selection,
+        forecast=ranking,
     )
     if log:
         say(f"logging the report to parent run {parent}")
         log_report(tracking_uri, parent, paths)
     n_fin = int((configs["status"] == "FINISHED").sum())
     return SweepReport(
-        experiment, parent, phase, configs, n_fin, len(shown), best_configs(selection), paths, log
+        experiment,
+        parent,
+        phase,
+        configs,
+        n_fin,
+        len(shown),
+        best_configs(selection),
+        paths,
+        log,
+        ranking,
     )

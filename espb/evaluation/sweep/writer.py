@@ -37,6 +37,11 @@ from espb.evaluation.sweep.figures import (
     fig_parameter_effects,
     fig_trajectories,
 )
+from espb.evaluation.sweep.forecast_rank import (
+    ForecastRanking,
+    fig_forecast_vs_accuracy,
+    markdown_section,
+)
 from espb.evaluation.sweep.grid import grid_data
 from espb.evaluation.sweep.periods import PERIODS, acc_col, n_col, period_span
 
@@ -200,6 +205,7 @@ def write_report(
     title: str,
     meta: Mapping[str, Any] | None = None,
     selection: pd.DataFrame | None = None,
+    forecast: ForecastRanking | None = None,
 ) -> dict[str, Path]:
     """Write the sweep report (paper Appendix C.1 and Figure 8) to ``out_dir``:
     ``sweep_report.md``, ``accuracy_by_period.csv`` (all runs), ``parameter_effects.csv`` and
@@ -210,7 +216,9 @@ def write_report(
     expected). ``selection``: the development-period accuracies that choose the best
     configurations when ``acc`` holds more (dev and test pooled): then ``acc``'s tables and
     figures are labelled :data:`POOLED`. None: ``acc`` is the development period and selects.
-    Returns file name -> path."""
+    ``forecast``: the forecast-skill ranking (:mod:`~espb.evaluation.sweep.forecast_rank`);
+    when given, also ``forecast_ranking.csv``, ``fig_forecast_vs_accuracy.png`` and a section
+    of the page (nothing changes without it). Returns file name -> path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     note = "" if selection is None else POOLED
@@ -232,7 +240,15 @@ def write_report(
         ("fig_8_trajectories.png", lambda q: fig_trajectories(traj, configs, q, lv, note=note)),
     ):
         paths[name] = draw(out / name)
+    lines = _markdown(acc, effects, best, title, meta, lv, note)
+    if forecast is not None:
+        paths["forecast_ranking.csv"] = out / "forecast_ranking.csv"
+        forecast.table.to_csv(paths["forecast_ranking.csv"], index=False)
+        paths["fig_forecast_vs_accuracy.png"] = fig_forecast_vs_accuracy(
+            forecast, out / "fig_forecast_vs_accuracy.png"
+        )
+        lines += markdown_section(forecast)
     p = out / "sweep_report.md"
-    p.write_text("\n".join(_markdown(acc, effects, best, title, meta, lv, note)), encoding="utf-8")
+    p.write_text("\n".join(lines), encoding="utf-8")
     paths[p.name] = p
     return paths
