@@ -14,12 +14,15 @@ import pytest
 from tests.reliability.helpers import client, metric_points, run_dir_of, seed_catalog, train
 
 #: every stage of a run where a kill leaves something behind
+#: each stage is two smoke runs (~35 s on 2 cores): the mid-training kill runs in make test,
+#: the other four in make test-slow
+_SLOW = pytest.mark.slow
 STAGES = [
-    "after_inputs",  # catalog, cube, samples built; no MLflow run yet
-    "after_open_run",  # the MLflow run exists with its params, nothing trained
+    pytest.param("after_inputs", marks=_SLOW),  # catalog, cube, samples built; no MLflow run
+    pytest.param("after_open_run", marks=_SLOW),  # the MLflow run exists, nothing trained
     "after_checkpoint:1",  # meta-epoch 1 on disk, not yet logged to MLflow
-    "after_outputs",  # predictions and metrics.csv written, summary not logged
-    "finish_metrics",  # summary metrics logged, not marked complete
+    pytest.param("after_outputs", marks=_SLOW),  # predictions written, summary not logged
+    pytest.param("finish_metrics", marks=_SLOW),  # summary logged, not marked complete
 ]
 
 

@@ -42,6 +42,7 @@ def _fresh(base: Path, tmp_path: Path, name: str = "out") -> Path:
 # ------------------------------------------------------------------- stale or mixed results
 
 
+@pytest.mark.slow  # a further smoke run (~40-70 s on 2 cores): make test-slow
 def test_a_changed_catalog_under_the_same_path_is_not_reported_as_finished(base, tmp_path):
     from espb.catalog.schema import load_events, save_events
 
@@ -69,6 +70,7 @@ def test_a_changed_catalog_under_the_same_path_is_not_reported_as_finished(base,
     assert st["catalog_hash"] == catalog_hash(load_events(table))
 
 
+@pytest.mark.slow  # a further smoke run (~40-70 s on 2 cores): make test-slow
 def test_resume_false_starts_a_new_mlflow_run(base, tmp_path):
     out = _fresh(base, tmp_path)
     assert train(out, "run.stop_after=2").returncode == 0
@@ -99,6 +101,7 @@ def _hold_lock(run_dir: Path) -> subprocess.Popen:
     return p
 
 
+@pytest.mark.slow  # a further smoke run (~40-70 s on 2 cores): make test-slow
 def test_a_configuration_run_by_another_process_is_refused_then_free_after_a_kill(base, tmp_path):
     out = _fresh(base, tmp_path)
     from tests.reliability.helpers import planned_run_dir
@@ -171,6 +174,7 @@ def test_a_planted_checkpoint_is_not_executed(base, tmp_path):
     assert r.returncode == 2 and "run.force=true" in r.stderr, r.stderr[-2000:]
 
 
+@pytest.mark.slow  # a further smoke run (~40-70 s on 2 cores): make test-slow
 def test_a_truncated_checkpoint_says_how_to_start_over(base, tmp_path):
     out = _fresh(base, tmp_path)
     assert train(out, "run.stop_after=1").returncode == 0
@@ -182,6 +186,7 @@ def test_a_truncated_checkpoint_says_how_to_start_over(base, tmp_path):
     assert train(out, "run.force=true").returncode == 0
 
 
+@pytest.mark.slow  # a further smoke run (~40-70 s on 2 cores): make test-slow
 def test_a_checkpoint_of_the_numpy_era_still_resumes(base, tmp_path):
     """Checkpoints written before the weights-only format (NumPy arrays pickled) load through
     the allow-list of NumPy's array reconstruction, and the run resumes from them."""

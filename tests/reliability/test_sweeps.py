@@ -128,6 +128,7 @@ def test_a_second_sweep_run_of_the_same_sweep_is_refused_while_the_first_runs(tm
         pass
 
 
+@pytest.mark.slow  # two smoke sweeps (~70 s); the same protocol at run level is in tests/training/test_protocol.py
 def test_search_to_dev_end_then_continue_the_selected_model(tmp_path):
     out, name = tmp_path / "out", "cont"
     extra = ("training.dev_end=2011-06-30",)

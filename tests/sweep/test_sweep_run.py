@@ -168,6 +168,7 @@ def _completed(out: Path, name: str) -> int:
     return n
 
 
+@pytest.mark.slow  # a further smoke sweep (~45-90 s); a killed sweep re-run is in tests/reliability/test_sweeps.py
 def test_an_interrupted_sweep_resumes_and_runs_only_the_unfinished(tmp_path):
     out = tmp_path
     env = _env(out)
@@ -252,6 +253,7 @@ def _two_job_sweep(out: Path, name: str, launcher: str):
     return parents[0]
 
 
+@pytest.mark.slow  # a further smoke sweep (~45-90 s); a killed sweep re-run is in tests/reliability/test_sweeps.py
 def test_submitit_local_executor(tmp_path):
     pytest.importorskip("submitit")
     parent = _two_job_sweep(tmp_path, "sub", "espb_submitit_local")
@@ -259,6 +261,7 @@ def test_submitit_local_executor(tmp_path):
     assert list((tmp_path / "hydra" / "sub" / ".submitit").iterdir())  # submitit's job folders
 
 
+@pytest.mark.slow  # a further smoke sweep (~45-90 s); a killed sweep re-run is in tests/reliability/test_sweeps.py
 def test_ray_launcher_local(tmp_path):
     pytest.importorskip("ray")
     parent = _two_job_sweep(tmp_path, "ray", "espb_ray")
