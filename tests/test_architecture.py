@@ -37,6 +37,7 @@ CLI_WIRES: dict[str, set[str]] = {
     "sweep": {"sweep"},
     "optuna": {"sweep"},
     "report": {"evaluation"},
+    "region": {"training", "catalog"},
 }
 
 

@@ -7,6 +7,7 @@ espb catalog export OUT.parquet --format isc|comcat -o F.csv
 espb cube build --catalog OUT.parquet --dr 0.25 --dt 365 [--preset paper|demo|smoke]
 espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-03-10 -o b.png
 espb cube ls
+espb region ls | check [--catalog T] [OVERRIDES] | auto --catalog T --name NAME
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from espb.cli.catalog import catalog_app
 from espb.cli.console import err, out
 from espb.cli.cube import cube_app
 from espb.cli.optuna import optuna_app
+from espb.cli.region import region_app
 from espb.cli.report import report_app
 from espb.cli.sweep import sweep_app
 from espb.errors import EspbError
@@ -36,6 +38,7 @@ app.add_typer(cube_app, name="cube")
 app.add_typer(report_app, name="report")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(optuna_app, name="optuna")
+app.add_typer(region_app, name="region")
 
 
 @app.command("version")

@@ -26,7 +26,7 @@ from typing import Any
 from espb.errors import EspbError
 
 #: config keys that do not change a run's numbers (left out of the config hash)
-VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep")
+VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep", "region")
 
 #: settings added after hash version 1, with the value at which they are left out of the hash
 #: (the behaviour before they existed); dotted keys
