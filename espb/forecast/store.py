@@ -25,7 +25,8 @@ import pandas as pd
 import xarray as xr
 from filelock import FileLock, Timeout
 
-from espb.bvalue.cache import MANIFEST, cache_root, check_store
+from espb.bvalue.cache import cache_root, check_store
+from espb.bvalue.integrity import MANIFEST, VERIFIED, write_manifest
 from espb.errors import EspbError
 
 #: bump when the forecast numbers change for the same inputs
@@ -46,17 +47,9 @@ def store_path(root: Path, name: str, config_hash: str, key: str) -> Path:
 
 
 def _write_manifest(store: Path, key: str, info: dict) -> None:
-    files = {}
-    for dirpath, _dirs, names in os.walk(store):
-        for n in names:
-            p = Path(dirpath) / n
-            files[p.relative_to(store).as_posix()] = p.stat().st_size
-    tmp = store / f".{MANIFEST}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump({"key": key, "complete": True, "files": files, **info}, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(store / MANIFEST)
+    """The cube cache's manifest (every file with its size and SHA-256, written last), so that
+    :func:`espb.bvalue.cache.check_store` verifies a forecast store as it does a cube."""
+    write_manifest(store, key, info)
 
 
 def open_forecast(path: Path) -> xr.Dataset:
@@ -64,7 +57,8 @@ def open_forecast(path: Path) -> xr.Dataset:
     if why is not None:
         raise EspbError(f"{path}: not a complete forecast store: {why}; compute it again")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=f"Object at {MANIFEST} is not recognized")
+        for own in (MANIFEST, VERIFIED):
+            warnings.filterwarnings("ignore", message=f"Object at {own} is not recognized")
         return xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None)
 
 

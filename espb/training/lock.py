@@ -1,6 +1,8 @@
 """One process per configuration: an exclusive lock on the run folder while a run trains.
 
-The lock is an OS file lock (``flock``) on ``<out_dir>/runs/<name>/<hash>.lock``: the kernel
+The lock is an OS file lock (``flock``) on ``<out_dir>/.locks/<name>/<hash>.lock`` (outside
+``runs/``, so a listing of run folders holds run folders only): the kernel
+
 releases it when its holder exits in any way, SIGKILL included, so a killed run never leaves a
 stale lock behind. Beside it, ``<hash>.lock.json`` names the holder (pid, host, start time) for
 the message a second invocation prints. ``run.on_lock``: ``fail`` (espb-train: exit 2 at once,
@@ -34,6 +36,11 @@ def _holder(info: Path) -> str:
         return "another process"
 
 
+def lock_dir(run_dir: Path) -> Path:
+    """``<out_dir>/.locks/<name>/`` for ``<out_dir>/runs/<name>/<hash>``: out of the run listing."""
+    return run_dir.parent.parent.parent / ".locks" / run_dir.parent.name
+
+
 @contextmanager
 def run_lock(
     run_dir: Path,
@@ -44,9 +51,10 @@ def run_lock(
     """Hold the configuration's lock for the duration of the block."""
     if on_lock not in ON_LOCK:
         raise EspbError(f"run.on_lock={on_lock!r}; use one of {list(ON_LOCK)}")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = run_dir.with_name(run_dir.name + ".lock")
-    info = run_dir.with_name(run_dir.name + ".lock.json")
+    locks = lock_dir(run_dir)
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"{run_dir.name}.lock"
+    info = locks / f"{run_dir.name}.lock.json"
     lock = UnixFileLock(str(path))
     try:
         lock.acquire(timeout=0)

@@ -17,7 +17,14 @@ import pandas as pd
 import pytest
 
 ESPB = str(Path(sys.executable).with_name("espb"))
-GRID = ["bvalue.dr=0.25,0.35", "samples.m_lim=4.5", "training.l_me=21", "autoencoder.enabled=false"]
+GRID = [
+    "bvalue.dr=0.25,0.35",
+    "bvalue.dt=150",
+    "samples.m_lim=4.5",
+    "training.loss=mae",
+    "training.l_me=21",
+    "autoencoder.enabled=false",
+]
 
 
 def _env(out: Path) -> dict:
