@@ -58,6 +58,10 @@ class Check:
     eq: dict[str, int] = field(default_factory=dict)
     neq: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, int] = field(default_factory=dict)
+    #: cells with b-values (:func:`espb.training.checkcube.cube_cells`)
+    cells: dict[str, Any] = field(default_factory=dict)
+    #: the completeness magnitude of the events in the grid (seismostats), in words
+    mc: str = ""
     problems: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -68,7 +72,9 @@ class Check:
     def raise_if_problems(self) -> None:
         if self.problems:
             f = self.problems[0]
-            more = f" ({len(self.problems) - 1} more: espb region check)" if self.problems[1:] else ""
+            more = (
+                f" ({len(self.problems) - 1} more: espb region check)" if self.problems[1:] else ""
+            )
             raise ConfigError(f"{self.region}: {f.text()}{more}")
 
     def lines(self) -> list[str]:
@@ -80,13 +86,27 @@ class Check:
             f"         {self.n_in_box:,} in the grid's box, {self.n_in_period:,} in its days "
             f"(with the b-value window before), {self.n_in_both:,} in both",
         ]
+        if self.mc:
+            out.append(f"Mc       {self.mc}")
+        if self.cells:
+            c = self.cells
+            out.append(
+                f"cells    {c['ever']:,} of {c['cells']:,} get a b-value on some day, "
+                f"{c['mean_per_day']:,.0f} on the average day"
+            )
         if self.eq:
             e = self.eq
             drops = ", ".join(f"{k} {v:,}" for k, v in e.items() if k.startswith("dropped_") and v)
             out.append(
                 f"EQ       {e['n_eq']:,} samples of {e['n_candidates']:,} events with Mw >= "
-                f"{e['target']:g}" + (f" (removed: {drops.replace('dropped_', '')})" if drops else "")
+                f"{e['target']:g}"
+                + (f" (removed: {drops.replace('dropped_', '')})" if drops else "")
             )
+            if "n_eq_dev" in e:
+                out.append(
+                    f"         {e['n_eq_dev']:,} in the development period, {e['n_eq_test']:,} "
+                    "in the test period"
+                )
         if self.neq:
             n = self.neq
             out.append(
@@ -243,7 +263,7 @@ def _no_eq(chk: Check, events, inside, cube: CubeConfig, s: SampleConfig, grid) 
             f"a smaller patch (region.patch / samples.patch; this grid holds {ok}, e.g. "
             f"{smaller[-1] if smaller else ok[0] if ok else 2}) or a larger region.box",
         )
-    first = grid.date(s.lookback)[0]
+    first = grid.date(np.atleast_1d(s.lookback))[0]
     return Finding(
         f"no EQ sample: the {e['dropped_outside_time']:,} events of Mw >= {s.eq_min_mag:g} lie "
         f"outside the forecast days ({first:%Y-%m-%d}, start + samples.lookback={s.lookback} "
@@ -251,6 +271,17 @@ def _no_eq(chk: Check, events, inside, cube: CubeConfig, s: SampleConfig, grid) 
         "region.start / region.end covering the catalog's large events, or a shorter "
         "samples.lookback (a power of two)",
     )
+
+
+def _mc_text(mw: np.ndarray) -> str:
+    """The completeness of the grid's events by seismostats' b-value stability, in words."""
+    from espb.catalog.quality import estimate_mc
+
+    mc = estimate_mc(mw)
+    if mc.mc is None:
+        return f"not estimated ({mc.problem})"
+    b = f", b {mc.b:.2f}" if mc.b is not None else ""
+    return f"{mc.mc:.1f}{b} ({len(mw):,} events in the grid; seismostats b-value stability)"
 
 
 def preflight(
@@ -267,6 +298,7 @@ def preflight(
         f"{s.patch} x {s.patch} cells",
     )
     inside = _coverage(chk, events, cube)
+    chk.mc = _mc_text(events["mw"].to_numpy(float)[inside])
     _grid_fits(chk, grid, s)
     if grid.n_days <= s.lookback:
         chk.problems.append(
@@ -321,99 +353,12 @@ def convention_warnings(meta: dict, spec: RegionSpec | None, cube: CubeConfig) -
     return out
 
 
-def _neq_counts(samples, s: SampleConfig) -> dict[str, Any]:
-    usable = excluded = low = 0
-    top = -np.inf
-    for t0 in range(0, samples.mean_counts.shape[0], 256):
-        mc = samples.mean_counts[t0 : t0 + 256]
-        fit = np.isfinite(mc)
-        free = fit & ~samples.excluded[t0 : t0 + 256]
-        usable += int(fit.sum())
-        excluded += int((fit & ~free).sum())
-        low += int((free & (mc < s.min_mean_events)).sum())
-        if free.any():
-            top = max(top, float(mc[free].max()))
-    return {
-        "pool": len(samples.pool), "usable": usable, "excluded": excluded, "low_mean": low,
-        "m_lim": s.m_lim, "min_mean": s.min_mean_events, "top_mean": top,
-    }  # fmt: skip
-
-
-def _no_neq(n: dict[str, Any]) -> Finding:
-    if n["usable"] and n["excluded"] >= n["usable"]:
-        return Finding(
-            f"no nEQ candidate: every one of the {n['usable']:,} cell-days where a block fits "
-            f"has an event of Mw >= {n['m_lim']:g} within samples.l1_radius and the exclusion "
-            "days",
-            "a higher samples.m_lim (at most samples.eq_min_mag), a smaller samples.l1_radius "
-            "or fewer samples.exclusion_before / exclusion_after days",
-        )
-    return Finding(
-        f"no nEQ candidate: of {n['usable']:,} cell-days where a block fits, {n['excluded']:,} "
-        f"are excluded and the other {n['low_mean']:,} have a block mean below "
-        f"samples.min_mean_events={n['min_mean']:g} events per cylinder (the largest is "
-        f"{n['top_mean']:.3g})",
-        f"samples.min_mean_events below {n['top_mean']:.3g} (e.g. {n['top_mean'] / 2:.2g}), "
-        "or a larger bvalue.dr / bvalue.dt (more events per cylinder)",
-    )
-
-
-def _no_meta_epoch(table, bounds, warmup: int, l_me: int, grid: Grid) -> Finding:
-    n_eq = np.bincount(
-        table.loc[table["label"] == 1, "segment"].to_numpy(), minlength=len(bounds)
-    )
-    segs = np.flatnonzero(n_eq)
-    head = f"no meta-epoch: {len(bounds)} segments of {l_me} d"
-    if len(segs) == 1:
-        days = table.loc[table["label"] == 1, "target"]
-        span = int(days.max() - days.min())
-        d0 = grid.date(int(bounds[segs[0], 0]))[0]
-        return Finding(
-            f"{head}; all {int(n_eq.sum())} EQ samples fall in one segment (from {d0:%Y-%m-%d}), "
-            "so no meta-epoch has an EQ sample to train on before its validation segment",
-            (f"a shorter training.l_me (<= {span} d splits them)" if span >= 1 else
-             "more EQ samples (a lower region.target_mag)") + " or a longer period",
-        )  # fmt: skip
-    last = int(segs[-1])
-    return Finding(
-        f"{head} and {int(n_eq.sum())} EQ samples; the last segment with EQ samples is segment "
-        f"{last}, inside the training.warmup={warmup} segments of warm-up",
-        f"training.warmup <= {last}, a shorter training.l_me, or a longer period "
-        "(region.end / region.start)",
-    )
-
-
-def complete(
-    chk: Check, samples, table: pd.DataFrame, bounds, mes, t_cfg, events=None, cube=None
-) -> Check:
-    """Add the nEQ candidates and the schedule (paper Sections 2.2, 3.3) to ``chk``."""
-    s = samples.cfg
-    chk.eq.update({"n_eq": len(samples.eq)})
-    chk.neq = _neq_counts(samples, s)
-    n_eq = np.bincount(table.loc[table["label"] == 1, "segment"].to_numpy(), minlength=len(bounds))
-    per_seg = table.groupby("segment")["label"].agg(["sum", "size"])
-    chk.schedule = {
-        "segments": len(bounds),
-        "segments_with_eq": int(np.count_nonzero(n_eq)),
-        "meta_epochs": len(mes),
-        "test": sum(m.phase == "test" for m in mes),
-        "short": int(((2 * per_seg["sum"] - per_seg["size"]) > 0).sum()),
-    }
-    if chk.problems:
-        return chk
-    if len(samples.eq) and not len(samples.pool):
-        chk.problems.append(_no_neq(chk.neq))
-    elif not mes:
-        f = _no_meta_epoch(table, bounds, t_cfg.warmup, t_cfg.l_me, samples.grid)
-        if events is not None and cube is not None and (mm := _mismatch(chk, events, cube)):
-            f = Finding(f"{f.problem}; {mm.problem}", f"{mm.fix}; or {f.fix}")
-        chk.problems.append(f)
-    elif mes and all(m.phase == "test" for m in mes):
-        chk.warnings.append(
-            "every meta-epoch lies after training.dev_end: the development period has none "
-            "(a later region.dev_end)"
-        )
-    return chk
-
-
-__all__ = ["Check", "Finding", "complete", "grid_of", "preflight", "valid_patches"]
+__all__ = [
+    "Check",
+    "Finding",
+    "convention_warnings",
+    "fmt_box",
+    "grid_of",
+    "preflight",
+    "valid_patches",
+]

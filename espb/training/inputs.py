@@ -16,7 +16,8 @@ from espb.bvalue.cache import CubeResult, cache_root, get_cube
 from espb.catalog.source import catalog_path
 from espb.progress import Reporter
 from espb.samples.table import Samples
-from espb.training.check import complete, preflight
+from espb.training.check import preflight
+from espb.training.checkcube import complete
 from espb.training.plan import RunPlan
 from espb.training.schedule import MetaEpoch, meta_epochs
 

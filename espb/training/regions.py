@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from espb.catalog.region import RegionIngest, RegionSpec, catalog_extent, region_from_node
 from espb.errors import ConfigError
-from espb.training.check import MIN_TARGETS, Check, _suggest_target, grid_of, valid_patches
+from espb.training.check import MIN_TARGETS, Check, _suggest_target, valid_patches
 
 #: the smallest side of a derived grid, in cells (a patch of 8 at least)
 MIN_CELLS = 8
@@ -114,8 +114,7 @@ def describe(spec: RegionSpec, extra: dict, n_outside: int | None = None) -> lis
     out = [
         f"region=auto chose: box {b[0]:g}-{b[1]:g} N, {b[2]:g}-{b[3]:g} E; days "
         f"{spec.start}..{spec.end}; development to {spec.dev_end}; EQ targets Mw >= "
-        f"{spec.target_mag:g}; patch {spec.patch}"
-        + "".join(f"; {k}={v}" for k, v in extra.items())
+        f"{spec.target_mag:g}; patch {spec.patch}" + "".join(f"; {k}={v}" for k, v in extra.items())
     ]
     mc = f"{spec.mc:.1f}" if spec.mc is not None else "none found"
     out.append(
@@ -216,9 +215,7 @@ def write_region_file(path: Path, text: str, force: bool = False) -> Path:
     return path
 
 
-def check_config(
-    cfg: DictConfig, say: Callable[[str], None] = print, cube: bool = True
-) -> Check:
+def check_config(cfg: DictConfig, say: Callable[[str], None] = print, cube: bool = True) -> Check:
     """Every check of a composed run config on its catalog (:mod:`espb.training.check`): the
     preflight, then (``cube``: building or reading the cached cube, which the run reuses) the
     nEQ candidates and the schedule. Nothing is trained or logged."""
@@ -226,7 +223,8 @@ def check_config(
     from espb.catalog.source import catalog_path
     from espb.progress import Reporter
     from espb.samples.table import Samples
-    from espb.training.check import complete, preflight
+    from espb.training.check import preflight
+    from espb.training.checkcube import complete
     from espb.training.inputs import RunCache, dev_end_day, load_cube
     from espb.training.plan import plan_run
     from espb.training.schedule import meta_epochs
@@ -247,7 +245,7 @@ def check_config(
     table = samples.table(st.training.l_me, st.training.seed, dev_end)
     bounds = table.attrs["bounds"]
     mes = meta_epochs(table, bounds, st.training.warmup, dev_end)
-    return complete(chk, samples, table, bounds, mes, st.training, events, st.cube)
+    return complete(chk, samples, table, bounds, mes, st.training, events, st.cube, ds)
 
 
 def compose_run_config(overrides: list[str]) -> DictConfig:
