@@ -44,9 +44,11 @@ def list_jobs(sweep: str | Path, overrides: Sequence[str] = ()) -> list[list[str
 
 
 def check_first_job(sweep: str | Path, overrides: Sequence[str] = (), say: Say = print) -> None:
-    """The checks of ``espb region check`` on the sweep's first job (its catalog, grid, EQ
-    and nEQ samples, schedule; :func:`espb.training.regions.check_config`), before anything
-    is launched: a sweep whose settings cannot train stops here with the cause and the fix.
+    """The cube-free checks of ``espb region check`` on the sweep's first job (its catalog
+    against the grid, the grid against the patch, the EQ samples;
+    :func:`espb.training.regions.check_config` with ``cube=False``), before anything is built
+    or launched: a sweep whose settings cannot train stops here with the cause and the fix
+    (the nEQ and schedule checks need the cube: each job runs them at its start).
     ``region=auto`` is refused: a sweep's jobs need one fixed grid."""
     from espb.errors import ConfigError
     from espb.sweep.plan import job_config, sweep_jobs
@@ -61,12 +63,11 @@ def check_first_job(sweep: str | Path, overrides: Sequence[str] = (), say: Say =
             f"sweep {sweep}: region=auto is derived per run; derive it once with `espb region "
             "auto --catalog TABLE --name NAME` and sweep with region=NAME (one grid for all jobs)"
         )
-    chk = check_config(cfg, lambda line: None)
+    chk = check_config(cfg, lambda line: None, cube=False)  # the cube-stage checks: per job
     chk.raise_if_problems()
-    e, s = chk.eq, chk.schedule
     say(
-        f"check of the first job: {e['n_eq']:,} EQ samples, {chk.neq['pool']:,} nEQ candidates, "
-        f"{s['meta_epochs']} meta-epochs ({chk.region})"
+        f"check of the first job: {chk.n_in_both:,} events in its grid, {chk.eq['n_eq']:,} EQ "
+        f"samples ({chk.region})"
     )
     for w in chk.warnings:
         say(f"warning: {w}")
