@@ -235,7 +235,7 @@ def check_config(cfg: DictConfig, say: Callable[[str], None] = print, cube: bool
     path = catalog_path(plan.settings.catalog, plan.out_dir, say)
     events = cache.events(path)
     st = plan.settings
-    chk = preflight(events, st.cube, st.samples, region_of(plan.resolved))
+    chk = preflight(events, st.cube, st.samples, region_of(plan.resolved), with_mc=True)
     if not cube or chk.problems:
         return chk
     croot = cache_root(plan.cfg.get("cache_dir"))
