@@ -39,6 +39,7 @@ CLI_WIRES: dict[str, set[str]] = {
     "sweep": {"sweep"},
     "optuna": {"sweep"},
     "report": {"evaluation"},
+    "region": {"training", "catalog"},
 }
 
 

@@ -53,7 +53,12 @@ def _ingest_config(config: str | None, sets: list[str] | None, o: dict):
     """The ingest settings: preset, --set overrides, then the explicit flags in ``o``."""
     from espb.catalog.build import load_ingest_config
 
-    cfg = load_ingest_config(config, sets)
+    region_sets: list[str] = []
+    if o.get("region_preset") is not None:  # the region's box and conventions, before --set
+        from espb.catalog.region import ingest_overrides, load_region
+
+        region_sets = ingest_overrides(load_region(o["region_preset"]))
+    cfg = load_ingest_config(config, [*region_sets, *(sets or [])])
     m, f = cfg.magnitudes, cfg.filters
     for key, attr in (("relations", "relations"), ("out_of_range", "out_of_range")):
         if o[key] is not None:
@@ -133,6 +138,13 @@ def ingest_cmd(
     mw_round: Annotated[
         float | None, Opt(help="round converted Mw to this step (e.g. 0.1)")
     ] = None,
+    region_preset: Annotated[
+        str | None,
+        Opt(
+            help="a region preset (conf/region/NAME.yaml, or a YAML file): its box, depth "
+            "limit, ML relation, minimum Mw, time zone and depth sign (flags below win)"
+        ),
+    ] = None,
     region: Annotated[
         str | None, Opt(help="LAT_MIN,LAT_MAX,LON_MIN,LON_MAX or 'none' [default: 35,46,135,146]")
     ] = None,
@@ -179,6 +191,7 @@ def ingest_cmd(
         "max_depth": max_depth,
         "min_mw": min_mw,
         "region": region,
+        "region_preset": region_preset,
         "start": start,
         "end": end,
         "duplicate_ids": duplicate_ids,
@@ -201,6 +214,8 @@ def ingest_cmd(
     with _status(f"reading {file}") as progress:
         progress(f"format {fmt}")
         df, report, meta = ingest(file, fmt, cfg, encoding=encoding, **options)
+        if region_preset is not None:
+            meta["region_preset"] = region_preset
         save_events(df, output, meta, inputs=(file,))
     for line in report.lines():
         say(line)

@@ -9,6 +9,7 @@ espb cube show [STORE.zarr | --catalog OUT.parquet --dr .. --dt ..] --day 2011-0
 espb cube ls
 espb forecast RUN [--period test|dev|all] [--snapshot time-forward|latest|K] [--calibration prior|..]
 espb report forecast RUN [RUN ...] | --experiment NAME
+espb region ls | check [--catalog T] [OVERRIDES] | auto --catalog T --name NAME
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from espb.cli.cube import cube_app
 from espb.cli.forecast import forecast_cmd
 from espb.cli.links import links_cmd
 from espb.cli.optuna import optuna_app
+from espb.cli.region import region_app
 from espb.cli.report import report_app
 from espb.cli.sweep import sweep_app
 from espb.errors import EspbError
@@ -42,6 +44,7 @@ app.add_typer(sweep_app, name="sweep")
 app.add_typer(optuna_app, name="optuna")
 app.command("links")(links_cmd)
 app.command("forecast")(forecast_cmd)
+app.add_typer(region_app, name="region")
 
 
 @app.command("version")

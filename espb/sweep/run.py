@@ -43,6 +43,36 @@ def list_jobs(sweep: str | Path, overrides: Sequence[str] = ()) -> list[list[str
     return sweep_jobs(sweep, list(overrides))
 
 
+def check_first_job(sweep: str | Path, overrides: Sequence[str] = (), say: Say = print) -> None:
+    """The cube-free checks of ``espb region check`` on the sweep's first job (its catalog
+    against the grid, the grid against the patch, the EQ samples;
+    :func:`espb.training.regions.check_config` with ``cube=False``), before anything is built
+    or launched: a sweep whose settings cannot train stops here with the cause and the fix
+    (the nEQ and schedule checks need the cube: each job runs them at its start).
+    ``region=auto`` is refused: a sweep's jobs need one fixed grid."""
+    from espb.errors import ConfigError
+    from espb.sweep.plan import job_config, sweep_jobs
+    from espb.training.regions import check_config
+
+    jobs = sweep_jobs(sweep, list(overrides))
+    if not jobs:
+        return
+    cfg = job_config(sweep, jobs[0], list(overrides))
+    if (cfg.get("region") or {}).get("name") == "auto":
+        raise ConfigError(
+            f"sweep {sweep}: region=auto is derived per run; derive it once with `espb region "
+            "auto --catalog TABLE --name NAME` and sweep with region=NAME (one grid for all jobs)"
+        )
+    chk = check_config(cfg, lambda line: None, cube=False)  # the cube-stage checks: per job
+    chk.raise_if_problems()
+    say(
+        f"check of the first job: {chk.n_in_both:,} events in its grid, {chk.eq['n_eq']:,} EQ "
+        f"samples ({chk.region})"
+    )
+    for w in chk.warnings:
+        say(f"warning: {w}")
+
+
 @dataclass
 class Prepared:
     """What :func:`prepare_sweep` built: one dict per cube or autoencoder
@@ -56,13 +86,20 @@ class Prepared:
 
 
 def prepare_sweep(
-    sweep: str | Path, overrides: Sequence[str] = (), n_jobs: int | None = None, say: Say = print
+    sweep: str | Path,
+    overrides: Sequence[str] = (),
+    n_jobs: int | None = None,
+    say: Say = print,
+    check: bool = True,
 ) -> Prepared:
     """Build the sweep's distinct cubes, then its distinct autoencoders, with ``n_jobs``
-    processes (None: one per core); cached ones are only read."""
+    processes (None: one per core); cached ones are only read. ``check``: first the checks of
+    the first job (:func:`check_first_job`)."""
     from espb.sweep.plan import job_config, shared_work, sweep_jobs
     from espb.sweep.prepare import prepare_shared
 
+    if check:
+        check_first_job(sweep, overrides, say)
     t0 = time.perf_counter()
     jobs = sweep_jobs(sweep, list(overrides))
     cfgs = [job_config(sweep, j, list(overrides)) for j in jobs]
@@ -157,9 +194,10 @@ def run_sweep(
     log = out_dir / "hydra" / str(cfg.name) / "mlflow-server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     parallel = server and (not local or n_jobs > 1)
+    check_first_job(sweep, overrides, say)  # the settings train at all (espb region check)
     with own_sweep(log.parent, str(cfg.name), say) as owner:
         if prepare:
-            res.timings["prepare_s"] = prepare_sweep(sweep, overrides, n_jobs, say).wall_s
+            res.timings["prepare_s"] = prepare_sweep(sweep, overrides, n_jobs, say, False).wall_s
         _sweep_and_report(res, cmd, parallel, tracking.get("uri"), log, report, owner, say)
     res.wall_s = time.perf_counter() - t0
     return res

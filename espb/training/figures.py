@@ -1,25 +1,62 @@
-"""Figures of a run: accuracy over meta-epochs (the paper's Figure 5)."""
+"""Figures of a run: accuracy over meta-epochs (the paper's Figure 5).
+
+The region's large events (``region.annotations`` of the run's config, e.g. Tohoku for the
+paper's Japan: :func:`espb.training.regions.annotations_of`) are drawn as labelled dotted
+lines; nothing region-specific is drawn otherwise.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from espb.bvalue.plot import Annotation
 from espb.safeio import atomic_write
 
 
-def accuracy_figure(records: list[dict], path: str | Path, title: str = "") -> Path:
+@dataclass
+class AccuracyFigureData:
+    """What :func:`accuracy_figure` draws: the per-meta-epoch records and the annotations
+    that fall inside their dates."""
+
+    records: pd.DataFrame
+    marks: list[Annotation]
+
+
+def accuracy_figure_data(
+    records: list[dict], annotations: Sequence[Annotation] = ()
+) -> AccuracyFigureData:
+    """The records as a table and the ``annotations`` strictly inside their date range."""
+    df = pd.DataFrame(records)
+    marks: list[Annotation] = []
+    if len(df):
+        d = pd.to_datetime(df["date"])
+        lo, hi = d.min(), d.max()
+        marks = [a for a in annotations if lo < pd.Timestamp(a.time).tz_localize(None) < hi]
+    return AccuracyFigureData(df, marks)
+
+
+def accuracy_figure(
+    records: list[dict],
+    path: str | Path,
+    title: str = "",
+    annotations: Sequence[Annotation] = (),
+) -> Path:
     """Per-meta-epoch validation accuracy (markers coloured by validation size, capped at 50), the
     sample-weighted running means over 5 and 20 meta-epochs and the cumulative accuracy; test
-    period after a dotted line with its own cumulative line (paper Figure 5)."""
+    period after a dotted line with its own cumulative line (paper Figure 5); the region's
+    ``annotations`` inside the dates as labelled dotted lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    df = pd.DataFrame(records)
+    data = accuracy_figure_data(records, annotations)
+    df = data.records
     fig, ax = plt.subplots(figsize=(11, 4.2), constrained_layout=True)
     sc = None
     for phase, p in (("dev", "val"), ("test", "test")):
@@ -62,9 +99,13 @@ def accuracy_figure(records: list[dict], path: str | Path, title: str = "") -> P
         )
         if phase == "test":
             ax.axvline(x.iloc[0], color="k", ls=":", lw=1)
-    tohoku = pd.Timestamp("2011-03-11")
-    if len(df) and pd.to_datetime(df["date"]).min() < tohoku < pd.to_datetime(df["date"]).max():
-        ax.axvline(tohoku, color="grey", ls=":", lw=1)
+    for a in data.marks:
+        t = pd.Timestamp(a.time).tz_localize(None)
+        ax.axvline(t, color="grey", ls=":", lw=1)
+        ax.annotate(
+            a.label, (t, 1.0), xytext=(3, -3), textcoords="offset points", fontsize=7,
+            color="dimgrey", rotation=90, va="top",
+        )  # fmt: skip
     ax.axhline(0.5, color="grey", lw=0.6)
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("validation accuracy")

@@ -28,8 +28,9 @@ from espb.errors import EspbError
 #: config keys that do not change a run's numbers (left out of the config hash). ``forecast``:
 #: what the run's finisher forecasts and scores after training (conf/forecast/); it changes no
 #: training number, so enabling it must not retrain, and configs composed before the node
-#: existed keep their hash
-VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep", "forecast")
+#: existed keep their hash. ``region``: the region group's own node (name, box, annotations);
+#: the values it sets elsewhere (bvalue.region, training.dev_end, ...) are in the hash
+VOLATILE = ("run", "tracking", "out_dir", "cache_dir", "hydra", "sweep", "forecast", "region")
 
 #: settings added after hash version 1, with the value at which they are left out of the hash
 #: (the behaviour before they existed); dotted keys

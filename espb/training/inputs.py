@@ -14,9 +14,10 @@ import pandas as pd
 
 from espb.bvalue.cache import CubeResult, cache_root, get_cube
 from espb.catalog.source import catalog_path
-from espb.errors import ConfigError
 from espb.progress import Reporter
 from espb.samples.table import Samples
+from espb.training.check import preflight
+from espb.training.checkcube import complete
 from espb.training.plan import RunPlan
 from espb.training.schedule import MetaEpoch, meta_epochs
 
@@ -136,9 +137,15 @@ def _schedule_summary(plan: RunPlan, samples: Samples, table, bounds, mes) -> st
 
 def build_inputs(plan: RunPlan, rep: Reporter, cache: RunCache | None = None) -> RunInputs:
     """Catalog, cube, samples and schedule of ``plan`` (paper Sections 2.2, 3.3)."""
+    from espb.training.regions import region_of
+
     cache = cache or RunCache()
     s_cfg, t_cfg = plan.settings.samples, plan.settings.training
     events = load_events(plan, rep, cache)
+    chk = preflight(events, plan.settings.cube, s_cfg, region_of(plan.resolved))  # no cube yet
+    for w in chk.warnings:
+        rep.say(f"warning: {w}")
+    chk.raise_if_problems()
     croot = cache_root(plan.cfg.get("cache_dir"))
     h = cache.catalog_hash(catalog_path(plan.settings.catalog, plan.out_dir, rep.say))
     cube, ds = load_cube(plan, events, rep, croot, h)
@@ -152,12 +159,9 @@ def build_inputs(plan: RunPlan, rep: Reporter, cache: RunCache | None = None) ->
         _schedule_summary(plan, samples, table, bounds, mes)
         + f" ({time.perf_counter() - t0:.1f} s)"
     )
-    if not mes:
-        raise ConfigError(
-            f"no meta-epoch: {len(bounds)} segments of {t_cfg.l_me} d and {len(samples.eq)} EQ "
-            f"samples leave no validation segment after the {t_cfg.warmup}-segment warm-up; use a "
-            "longer cube, a shorter samples.lookback or training.l_me, or a lower training.warmup"
-        )
+    # no EQ, no nEQ or no meta-epoch: the cause and the fix for this catalog (training/check.py)
+    complete(chk, samples, table, bounds, mes, t_cfg, events, plan.settings.cube)
+    chk.raise_if_problems()
     per_seg = table.groupby("segment")["label"].agg(["sum", "size"])
     missing = 2 * per_seg["sum"] - per_seg["size"]  # EQ minus nEQ per segment
     short, n_short = int(missing.sum()), int((missing > 0).sum())

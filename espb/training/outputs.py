@@ -18,6 +18,7 @@ from espb.training.figures import accuracy_figure
 from espb.training.inputs import RunInputs
 from espb.training.loop import LoopResult
 from espb.training.plan import RunPlan
+from espb.training.regions import annotations_of
 
 if TYPE_CHECKING:
     from espb.training.run import Finisher, RunOutcome
@@ -68,7 +69,9 @@ def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] 
     run_dir = out.plan.run_dir
     if out.records:
         title = f"{out.plan.name}: validation accuracy per meta-epoch"
-        tracker.log_artifact(accuracy_figure(out.records, run_dir / "accuracy.png", title=title))
+        marks = annotations_of(out.plan.resolved)  # the region's large events, if any
+        fig = accuracy_figure(out.records, run_dir / "accuracy.png", title=title, annotations=marks)
+        tracker.log_artifact(fig)
     if len(out.predictions):
         tracker.log_artifact(run_dir / "predictions.parquet")
     tracker.log_artifact(run_dir / "metrics.csv")

@@ -36,6 +36,7 @@ from espb.training.lock import run_lock
 from espb.training.loop import LoopResult, ProgressiveTrainer, Timing, make_fabric
 from espb.training.outputs import finish_run, write_outputs
 from espb.training.plan import RunPlan, plan_run
+from espb.training.regions import resolve_auto
 from espb.training.summary import run_summary
 from espb.training.tracked import open_tracked_run, run_callbacks
 
@@ -227,6 +228,7 @@ def run_one(
     One process at a time per configuration (:func:`espb.training.lock.run_lock`)."""
     t0 = time.perf_counter()
     rep, cache = rep or Reporter(), cache or RunCache()
+    cfg = resolve_auto(cfg, rep.say)  # region=auto: derived from the catalog (else unchanged)
     plan = plan_run(cfg)  # 1
     if plan.settings.run.threads:
         torch.set_num_threads(int(plan.settings.run.threads))
