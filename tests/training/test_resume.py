@@ -1,7 +1,7 @@
 """Kill a run after meta-epoch k, resume it, and compare with an uninterrupted run (same seed).
 
-The kill is a real SIGKILL, sent by the training process to itself right after the checkpoint of
-meta-epoch k is on disk and before that meta-epoch is logged to MLflow (the worst moment: the
+The kill is a real SIGKILL (the failpoint ``after_checkpoint:K`` of espb.faults), sent by the
+training process to itself right after the checkpoint of meta-epoch k is on disk and before that meta-epoch is logged to MLflow (the worst moment: the
 resumed run must log the missing step itself)."""
 
 from __future__ import annotations
@@ -14,30 +14,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+#: three smoke runs (~90 s on 2 cores); the same kill-and-resume check of every metric point is
+#: tests/reliability/test_faults.py[after_checkpoint:1], which runs in make test
+pytestmark = pytest.mark.slow
+
 K = 1  # killed right after meta-epoch K's checkpoint
 
-KILLER = """
-import os, signal, sys
-import espb.training.loop as loop
-orig = loop._atomic_save
-def save(obj, path):
-    orig(obj, path)
-    if obj["meta_epoch"] == {k}:
-        os.kill(os.getpid(), signal.SIGKILL)
-loop._atomic_save = save
-from espb.cli.train import main
-sys.argv = ["espb-train", *sys.argv[1:]]
-main()
-"""
 
 
 def _train(out: Path, *args: str, kill_after: int | None = None) -> subprocess.CompletedProcess:
+    """``espb-train``; with ``kill_after`` the failpoint ``after_checkpoint:K`` (espb.faults)
+    SIGKILLs it right after meta-epoch K's checkpoint is on disk."""
     env = {**os.environ, "ESPB_OUT": str(out)}
-    cmd = (
-        [sys.executable, "-c", KILLER.format(k=kill_after), *args]
-        if kill_after is not None
-        else [sys.executable, "-m", "espb.cli.train", *args]
-    )
+    if kill_after is not None:
+        env["ESPB_FAILPOINT"] = f"after_checkpoint:{kill_after}"
+    cmd = [sys.executable, "-m", "espb.cli.train", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
