@@ -40,7 +40,10 @@ CLI_WIRES: dict[str, set[str]] = {
     "optuna": {"sweep"},
     "report": {"evaluation"},
     "region": {"training", "catalog"},
+    "rates": {"rates"},
+    "links": set(),  # espb.tracking only (a base module)
 }
+
 
 
 def package_of(module: str, root: Path = ROOT) -> str | None:
