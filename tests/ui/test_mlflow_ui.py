@@ -455,3 +455,18 @@ def test_metric_chart_renders(browser: WebDriver, mlflow_ui: Ui, shots: Shots) -
         _wait_text(d, ["Step", *(f"step={c.last_step}" for c in ui.children)])
         time.sleep(1)  # let plotly finish its transition before the screenshot
         shots.save(d, "04-metric-chart")
+
+
+def test_the_sweep_parent_run_opens_in_the_training_view(
+    browser: WebDriver, mlflow_ui: Ui, shots: Shots
+) -> None:
+    """The parent-run address ``espb sweep run`` prints (espb.tracking.sweep_links)."""
+    from espb.tracking import sweep_links
+
+    d, ui = browser, mlflow_ui
+    links = sweep_links(ui.store, EXPERIMENT, SWEEP_NAME, [c.id for c in ui.children])
+    with shots.on_failure(d, "05-parent"):
+        d.get(links["parent run"].replace("http://127.0.0.1:5000", ui.url))
+        _wait_text(d, [ui.parent.name, "Model training"], LOAD_S)
+        _close_assistant(d)
+        shots.save(d, "05-parent-run")
