@@ -74,6 +74,38 @@ def _sim_row(test: str, fc, stat: float, qs: float, sims, n_obs: int, alpha: flo
     )
 
 
+def _n_test_row(n, fc, n_obs: int, alpha: float) -> dict:
+    """The Poisson N-test row: two one-sided quantiles, consistent when both >= alpha / 2."""
+    d1, d2 = (float(q) for q in n.quantile)
+    return _row(
+        "Poisson N-Test",
+        fc,
+        statistic=float(n.observed_statistic),
+        quantile=d1,
+        quantile_2=d2,
+        expected=float(fc.event_count),
+        n_observed=n_obs,
+        consistent=bool(min(d1, d2) >= alpha / 2),
+    )
+
+
+def _t_test_row(t, fc, ref, n_obs: int) -> dict:
+    """The paired T-test row (information gain of ``fc`` over ``ref`` and its interval)."""
+    lo, hi = (float(v) for v in t.test_distribution)
+    return _row(
+        "Paired T-Test",
+        fc,
+        ref,
+        statistic=float(t.observed_statistic),
+        quantile=float(t.quantile[0]),
+        quantile_2=float(t.quantile[1]),
+        lower=lo,
+        upper=hi,
+        n_observed=n_obs,
+        consistent=math.nan,
+    )
+
+
 def gridded_tests(
     forecast,
     catalog,
@@ -93,52 +125,17 @@ def gridded_tests(
     from csep.core import poisson_evaluations as pe
 
     n_obs = int(catalog.event_count)
-    rows = []
-    n = pe.number_test(forecast, catalog)
-    d1, d2 = (float(q) for q in n.quantile)
-    rows.append(
-        _row(
-            "Poisson N-Test",
-            forecast,
-            statistic=float(n.observed_statistic),
-            quantile=d1,
-            quantile_2=d2,
-            expected=float(forecast.event_count),
-            n_observed=n_obs,
-            consistent=bool(min(d1, d2) >= alpha / 2),
-        )
-    )
-    for fn in (pe.spatial_test, pe.conditional_likelihood_test, pe.likelihood_test):
-        with _numpy_seed_kept():
-            res = fn(forecast, catalog, num_simulations=num_simulations, seed=seed)
-        rows.append(
-            _sim_row(
-                res.name,
-                forecast,
-                res.observed_statistic,
-                res.quantile,
-                res.test_distribution,
-                n_obs,
-                alpha,
-            )
-        )
-    with _numpy_seed_kept():
-        res = be.binary_spatial_test(forecast, catalog, num_simulations=num_simulations, seed=seed)
-    rows.append(
-        _sim_row(
-            res.name,
-            forecast,
-            res.observed_statistic,
-            res.quantile,
-            res.test_distribution,
-            n_obs,
-            alpha,
-        )
-    )
-    tests = [bre.brier_score_test]
+    rows = [_n_test_row(pe.number_test(forecast, catalog), forecast, n_obs, alpha)]
+    simulated = [
+        pe.spatial_test,
+        pe.conditional_likelihood_test,
+        pe.likelihood_test,
+        be.binary_spatial_test,
+    ]
     if np.size(forecast.magnitudes) > 1:
-        tests.insert(0, be.binary_conditional_likelihood_test)
-    for fn in tests:
+        simulated.append(be.binary_conditional_likelihood_test)
+    simulated.append(bre.brier_score_test)
+    for fn in simulated:
         with _numpy_seed_kept():
             res = fn(forecast, catalog, num_simulations=num_simulations, seed=seed)
         rows.append(
@@ -154,19 +151,5 @@ def gridded_tests(
         )
     if reference is not None:
         t = pe.paired_t_test(forecast, reference, catalog, alpha=alpha)
-        lo, hi = (float(v) for v in t.test_distribution)
-        rows.append(
-            _row(
-                "Paired T-Test",
-                forecast,
-                reference,
-                statistic=float(t.observed_statistic),
-                quantile=float(t.quantile[0]),
-                quantile_2=float(t.quantile[1]),
-                lower=lo,
-                upper=hi,
-                n_observed=n_obs,
-                consistent=math.nan,
-            )
-        )
+        rows.append(_t_test_row(t, forecast, reference, n_obs))
     return pd.DataFrame(rows, columns=COLUMNS)
