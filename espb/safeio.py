@@ -34,7 +34,7 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -168,3 +168,28 @@ def _fix(exc: OSError) -> str:
 
 
 __all__ = ["atomic_write", "check_output", "same_file"]
+
+
+def acquire_or_wait(
+    lock,
+    path: Path,
+    timeout: float,
+    on_wait: Callable[[str], None] | None,
+    busy: str,
+    fix: str,
+) -> None:
+    """Take ``lock`` (a ``filelock`` lock on ``path``): at once if free, else say ``busy``
+    through ``on_wait`` and wait up to ``timeout`` s; past that, an :class:`EspbError` naming
+    the lock file and ``fix``. Every builder that shares a cache (cubes, forecast stores) waits
+    through this one function."""
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(f"{busy}; waiting for it")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise EspbError(f"waited {timeout:.0f}s for the lock {path} ({busy}); {fix}") from exc

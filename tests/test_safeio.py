@@ -92,3 +92,36 @@ def test_write_errors_become_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EspbError, match="file.txt") as ei, atomic_write(blocker / "out.parquet"):
         pass
     assert "Fix:" in str(ei.value)
+
+
+def test_acquire_or_wait_says_it_waits_then_names_the_lock_and_the_fix(tmp_path):
+    import threading
+
+    from filelock import FileLock
+
+    from espb.errors import EspbError
+    from espb.safeio import acquire_or_wait
+
+    path = tmp_path / "k.lock"
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with FileLock(str(path)):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(10)
+    said = []
+    try:
+        with pytest.raises(EspbError, match=r"waited 0s for the lock .*k\.lock \(busy\); fix it"):
+            acquire_or_wait(FileLock(str(path)), path, 0.2, said.append, "busy", "fix it")
+        assert said == ["busy; waiting for it"]
+    finally:
+        release.set()
+        t.join()
+    lock = FileLock(str(path))
+    acquire_or_wait(lock, path, 1, said.append, "busy", "fix it")  # free now: no message
+    assert lock.is_locked and said == ["busy; waiting for it"]
+    lock.release()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import xarray as xr
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from espb.buildlog import record_build
 from espb.bvalue.config import CubeConfig
@@ -44,6 +44,7 @@ from espb.bvalue.integrity import (
 )
 from espb.catalog.schema import catalog_hash as compute_catalog_hash
 from espb.errors import EspbError
+from espb.safeio import acquire_or_wait
 
 __all__ = ["MANIFEST", "CubeResult", "cache_root", "check_store", "cube_key", "get_cube"]
 
@@ -143,18 +144,8 @@ def _clear_leftovers(final: Path) -> None:
 
 
 def _acquire(lock: FileLock, path: Path, key: str, timeout: float, on_wait) -> None:
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait is not None:
-            on_wait(f"another process is building cube {key}; waiting for it")
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout as exc:
-            raise EspbError(
-                f"waited {timeout:.0f}s for the lock {path} held by another build of this cube; "
-                "if no such process is alive, delete the lock file"
-            ) from exc
+    busy = f"another process is building cube {key}"
+    acquire_or_wait(lock, path, timeout, on_wait, busy, "if no such process is alive, delete it")
 
 
 def _build_into(events, cfg, final: Path, h: str, key: str, progress) -> dict:

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 import xarray as xr
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from espb.bvalue.cache import cache_root, check_store
 from espb.bvalue.integrity import MANIFEST, VERIFIED, write_manifest
 from espb.errors import EspbError
+from espb.safeio import acquire_or_wait
 
 #: bump when the forecast numbers change for the same inputs
 FORECAST_VERSION = 1
@@ -86,19 +87,16 @@ def cached(
     if not refresh and check_store(path, key) is None:
         return open_forecast(path), False
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path.parent / f"{key}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait is not None:
-            on_wait(f"another process is computing forecast {key}; waiting for it")
-        try:
-            lock.acquire(timeout=lock_timeout)
-        except Timeout as exc:
-            raise EspbError(
-                f"waited {lock_timeout:.0f}s for {path.parent / (key + '.lock')}; if no other "
-                "forecast of this run is running, delete the lock file"
-            ) from exc
+    lock_path = path.parent / f"{key}.lock"
+    lock = FileLock(str(lock_path))
+    acquire_or_wait(
+        lock,
+        lock_path,
+        lock_timeout,
+        on_wait,
+        f"another process is computing forecast {key}",
+        "if no other forecast of this run is running, delete the lock file",
+    )
     try:
         if not refresh and check_store(path, key) is None:
             return open_forecast(path), False
