@@ -32,7 +32,8 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         if v.dtype.kind in "USO":
             return [str(x) for x in v.tolist()]
-        return torch.from_numpy(np.ascontiguousarray(v))
+        return torch.from_numpy(np.array(v, order="C"))  # a writable copy (v may be read-only)
+
     if isinstance(v, np.generic):
         return v.item()
     return v
