@@ -45,7 +45,6 @@ CLI_WIRES: dict[str, set[str]] = {
 }
 
 
-
 def package_of(module: str, root: Path = ROOT) -> str | None:
     """``espb.bvalue.cache`` -> ``bvalue``; a base module (``espb.errors``) -> ``__base__``;
     not espb -> None."""

@@ -44,6 +44,7 @@ def _factors(cfg) -> tuple:
     return tuple(OmegaConf.select(cfg, FACTORS[k]) for k in TABLE1)
 
 
+@pytest.mark.slow  # composes all 432 configurations (~60-120 s)
 def test_the_paper_sweep_has_432_distinct_configurations(paper_jobs, paper_configs):
     assert len(paper_jobs) == 432
     assert len({tuple(j) for j in paper_jobs}) == 432
@@ -58,12 +59,14 @@ def test_the_paper_sweep_has_432_distinct_configurations(paper_jobs, paper_confi
     assert got == set(itertools.product(*TABLE1.values()))
 
 
+@pytest.mark.slow  # composes all 432 configurations (~60-120 s)
 def test_table1_radius_065_not_060(paper_configs):
     drs = {c.bvalue.dr for c in paper_configs}
     assert drs == {0.15, 0.25, 0.35, 0.65}
     assert 0.60 not in drs
 
 
+@pytest.mark.slow  # composes all 432 configurations (~60-120 s)
 def test_paper_sweep_is_paper_scale_and_a_child_of_one_parent(paper_configs):
     for c in paper_configs[:3]:
         assert c.samples.lookback == 512 and c.samples.patch == 32
@@ -73,6 +76,7 @@ def test_paper_sweep_is_paper_scale_and_a_child_of_one_parent(paper_configs):
         assert c.run.threads == 1 and c.run.progress is False
 
 
+@pytest.mark.slow  # composes all 432 configurations (~60-120 s)
 def test_only_the_six_factors_vary(paper_configs):
     flat = [OmegaConf.to_container(c, resolve=True) for c in paper_configs]
     base = flat[0]
@@ -117,6 +121,7 @@ def test_command_line_replaces_a_factor_in_place():
     assert sweeps == ["bvalue.dr=0.15,0.35"] and plain == ["samples.m_lim=4.9"]
 
 
+@pytest.mark.slow  # composes all 432 configurations (~60-120 s)
 def test_shared_work_is_12_cubes_and_36_autoencoders(paper_configs):
     cubes, aes = shared_work(paper_configs)
     assert len(cubes) == 12
@@ -144,3 +149,10 @@ def test_the_single_source_of_the_factors_is_table_1():
     from espb.paper import FACTORS as PAPER
 
     assert {f.short: list(f.levels) for f in PAPER} == TABLE1
+
+
+def test_the_paper_sweep_has_432_distinct_jobs(paper_jobs):
+    """Fast part of the 432 check (the composed configs are checked in make test-slow)."""
+    assert len(paper_jobs) == 432
+    assert len({tuple(j) for j in paper_jobs}) == 432
+    assert {len(j) for j in paper_jobs} == {6}

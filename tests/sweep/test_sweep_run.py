@@ -268,6 +268,7 @@ def test_ray_launcher_local(tmp_path):
     assert parent.data.tags["launcher"] == "RayLauncher"
 
 
+@pytest.mark.slow  # a further smoke sweep (~50 s)
 def test_prepare_builds_the_shared_work_once(tmp_path):
     cmd = [
         ESPB,

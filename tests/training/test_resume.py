@@ -21,7 +21,6 @@ pytestmark = pytest.mark.slow
 K = 1  # killed right after meta-epoch K's checkpoint
 
 
-
 def _train(out: Path, *args: str, kill_after: int | None = None) -> subprocess.CompletedProcess:
     """``espb-train``; with ``kill_after`` the failpoint ``after_checkpoint:K`` (espb.faults)
     SIGKILLs it right after meta-epoch K's checkpoint is on disk."""

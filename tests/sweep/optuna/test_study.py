@@ -206,6 +206,7 @@ def _frozen_in_trial(out: Path, study: str, proc: subprocess.Popen, timeout: flo
     raise AssertionError(f"no trial of {study} started within {timeout} s")
 
 
+@pytest.mark.slow  # kills and restarts workers (~45 s)
 def test_stopped_and_killed_workers_trials_are_retried(out: Path) -> None:
     """SIGTERM to the worker: its trial is FAIL at once and a retry is enqueued. SIGKILL: its
     trial stays RUNNING until the heartbeat grace period has passed; the next run fails it,
