@@ -69,10 +69,11 @@ def random_model(lookback: int, patch: int, seed: int) -> CnnTcn:
 
 
 def demo_inputs(out: Path):
+    from espb.training.experiment import Reporter, load_catalog
+
     from espb.bvalue.cache import get_cube
     from espb.bvalue.config import load_cube_config
     from espb.samples.labels import Grid
-    from espb.training.experiment import Reporter, load_catalog
 
     ev = load_catalog({"synthetic": "demo", "seed": 0, "precursors": "planted"}, out, Reporter())
     ds = get_cube(ev, load_cube_config("demo", [], dr=0.35, dt=150)).open()
@@ -153,10 +154,10 @@ def fake_demo_run(out: Path, n_days: int) -> Path:
     weights for one meta-epoch per segment from segment 6 (the demo's warm-up)."""
     import pandas as pd
     import yaml
+    from espb.training.experiment import plan
     from hydra import compose, initialize_config_dir
 
     from espb.paths import conf_dir
-    from espb.training.experiment import plan
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=demo", f"out_dir={out}"])
