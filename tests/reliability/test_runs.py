@@ -215,11 +215,11 @@ def test_a_checkpoint_of_the_numpy_era_still_resumes(base, tmp_path):
     "override, needle",
     [
         ("catalog.path=/nonexistent/events.parquet", "catalog.path"),
-        ("training.dev_end=2019-13-45", "training.dev_end"),
+        pytest.param("training.dev_end=2019-13-45", "training.dev_end", marks=pytest.mark.slow),
         ("training.lr=nan", "training.lr"),
-        ("samples.m_lim=inf", "samples.m_lim"),
-        ("run.on_lock=maybe", "run.on_lock"),
-        ("training.no_such_key=1", "no_such_key"),
+        pytest.param("samples.m_lim=inf", "samples.m_lim", marks=pytest.mark.slow),
+        pytest.param("run.on_lock=maybe", "run.on_lock", marks=pytest.mark.slow),
+        pytest.param("training.no_such_key=1", "no_such_key", marks=pytest.mark.slow),
         ("experiment=no_such_preset", "no_such_preset"),
     ],
 )

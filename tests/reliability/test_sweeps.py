@@ -74,6 +74,7 @@ def _alive(pgid: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # a killed smoke sweep and its re-run (~100 s on 2 cores)
 def test_a_killed_sweep_run_leaves_nothing_that_runs_twice(tmp_path):
     out, name = tmp_path / "out", "k2"
     p = subprocess.Popen(

@@ -35,6 +35,7 @@ def test_development_metrics_use_no_forecast_day_after_dev_end(straight):
     assert first_test == pd.Timestamp(DEV_END) + pd.Timedelta(days=1)  # segments restart there
 
 
+@pytest.mark.slow  # two further smoke runs (~70 s)
 def test_search_then_continue_equals_a_straight_run(straight, tmp_path):
     out = tmp_path / "search"
     seed_catalog(straight, out)

@@ -90,6 +90,7 @@ def _mlflow_runs(out: Path, study: str) -> tuple[list, list]:
 # ---- studies through the real command ----
 
 
+@pytest.mark.slow  # two worker processes, six trials (~50 s)
 def test_two_workers_share_one_study(out: Path) -> None:
     """`espb optuna run --workers 2`: exactly n_trials COMPLETE trials, run by both workers,
     each an MLflow child run of the study's one parent run, tagged with its trial."""
