@@ -8,7 +8,6 @@ Default store: SQLite ``<out_dir>/mlruns.db`` with artifacts in ``<out_dir>/mlar
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -20,6 +19,25 @@ from typing import Any
 from espb import __version__
 from espb.errors import EspbError
 from espb.paths import REPO_ROOT
+from espb.tracking_links import (  # noqa: F401  (re-exported: the UI addresses)
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    LOCAL_UI,
+    SAVED_VIEW_ID,
+    SAVED_VIEW_NAME,
+    SAVED_VIEW_TAG,
+    TRAINING_VIEW,
+    compare_url,
+    experiment_links,
+    experiment_tags,
+    mark_experiment,
+    run_links,
+    run_url,
+    runs_url,
+    saved_view_state,
+    sweep_links,
+    ui_base,
+)
 
 #: MLflow's limit on one param value (characters)
 PARAM_MAX = 6000
@@ -109,92 +127,6 @@ def _store_init_lock(uri: str):
     return FileLock(str(db) + ".init.lock")
 
 
-#: MLflow 3 opens an experiment in its GenAI view unless the experiment is tagged as model
-#: training (the tag the UI's own "experiment type" selector writes) or the URL asks for it
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
-#: the URL query that opens MLflow 3's "Model training" view of any page
-TRAINING_VIEW = "workflowType=machine_learning"
-#: where ``make ui`` serves a local SQLite store
-LOCAL_UI = "http://127.0.0.1:5000"
-
-
-def ui_base(uri: str) -> str:
-    """The UI address for tracking store ``uri``: the server itself for an http(s) store, else
-    the address ``make ui`` serves a local store at."""
-    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
-
-
-def runs_url(base: str, experiment_id: str) -> str:
-    """The runs table of an experiment, in the training view."""
-    return f"{base}/#/experiments/{experiment_id}/runs?{TRAINING_VIEW}"
-
-
-def run_url(base: str, experiment_id: str, run_id: str) -> str:
-    """One run's page (a sweep's parent run lists its children), in the training view."""
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_VIEW}"
-
-
-def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
-    """MLflow's compare view of ``run_ids``: every param (the six factors) and metric, side by side."""
-    from urllib.parse import quote
-
-    runs = quote(json.dumps(list(run_ids), separators=(",", ":")))
-    exps = quote(json.dumps([experiment_id], separators=(",", ":")))
-    return f"{base}/#/compare-runs?runs={runs}&experiments={exps}&{TRAINING_VIEW}"
-
-
-def experiment_links(uri: str, base: str | None = None) -> list[tuple[str, str]]:
-    """``(experiment name, runs-table URL)`` for every espb experiment in store ``uri`` (what
-    ``make ui`` prints before it serves the store); marks each one as model training."""
-    from mlflow.tracking import MlflowClient
-
-    with _store_init_lock(uri):
-        client = MlflowClient(tracking_uri=uri)
-        exps = [e for e in client.search_experiments() if e.name.startswith("espb-")]
-        for e in exps:
-            if e.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
-                client.set_experiment_tag(e.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
-    b = base or ui_base(uri)
-    return [(e.name, runs_url(b, e.experiment_id)) for e in sorted(exps, key=lambda e: e.name)]
-
-
-def run_links(uri: str, experiment: str, run_id: str) -> dict[str, str]:
-    """Training-view URLs of one run and of its experiment's runs table (empty if unknown)."""
-    from mlflow.tracking import MlflowClient
-
-    exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment)
-    if exp is None:
-        return {}
-    base, eid = ui_base(uri), exp.experiment_id
-    return {"run": run_url(base, eid, run_id), "runs table": runs_url(base, eid)}
-
-
-def sweep_links(uri: str, experiment: str, sweep_name: str, best: list[str] = ()) -> dict[str, str]:
-    """Training-view URLs of a sweep: its runs table, its parent run (which lists the children)
-    and, given the ``best`` run ids, the compare view of those configurations. Empty when the
-    store has no such experiment."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        return {}
-    base, eid = ui_base(uri), exp.experiment_id
-    links = {"runs table": runs_url(base, eid)}
-    parents = client.search_runs(
-        [eid],
-        filter_string=f"tags.sweep_role = 'parent' and tags.sweep_name = '{sweep_name}'",
-        order_by=["attributes.start_time ASC"],
-        max_results=1,
-    )
-    if parents:
-        links["parent run"] = run_url(base, eid, parents[0].info.run_id)
-    if best:
-        links[f"compare the {len(best)} best"] = compare_url(base, eid, list(best))
-    return links
-
-
 class Tracker:
     """Logs params, tags, per-meta-epoch metrics and artifacts of one run."""
 
@@ -220,19 +152,15 @@ class Tracker:
                 loc = None if artifact_root is None else Path(artifact_root).resolve().as_uri()
                 try:
                     return self.client.create_experiment(
-                        experiment,
-                        artifact_location=loc,
-                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+                        experiment, artifact_location=loc, tags=experiment_tags()
                     )
                 except Exception:  # created meanwhile by another process: use that one
                     exp = self.client.get_experiment_by_name(experiment)
                     if exp is None:
                         raise
-            if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
-                self.client.set_experiment_tag(
-                    exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
-                )
+            mark_experiment(self.client, exp)
             return exp.experiment_id
+
         except Exception as exc:
             raise EspbError(
                 f"MLflow tracking store {uri!r}: {exc}; set tracking.uri to a reachable store"

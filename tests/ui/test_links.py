@@ -17,13 +17,18 @@ from typer.testing import CliRunner
 from espb.tracking import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,
+    SAVED_VIEW_ID,
+    SAVED_VIEW_NAME,
+    SAVED_VIEW_TAG,
     TRAINING_VIEW,
     Tracker,
     compare_url,
     experiment_links,
     run_links,
+    saved_view_state,
     sweep_links,
 )
+from espb.tracking_links import saved_view_tag_value
 
 UI_JS = Path(mlflow.__file__).parent / "server" / "js" / "build" / "static" / "js"
 
@@ -48,7 +53,44 @@ def test_an_old_experiment_is_marked_when_opened_or_listed(tmp_path):
     links = experiment_links(_uri(tmp_path))
     assert [n for n, _ in links] == ["espb-old", "espb-older"]
     assert c.get_experiment(b).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
-    assert links[1][1] == f"http://127.0.0.1:5000/#/experiments/{b}/runs?{TRAINING_VIEW}"
+    assert links[1][1] == (
+        f"http://127.0.0.1:5000/#/experiments/{b}/runs?{TRAINING_VIEW}"
+        f"&viewStateShareKey={SAVED_VIEW_ID}"
+    )
+    assert c.get_experiment(b).tags[SAVED_VIEW_TAG] == saved_view_tag_value()
+
+
+def test_the_saved_view_shows_the_six_factors_and_the_summary_metrics(tmp_path):
+    """The saved view (MLflow 3.17's envelope, the state as a JSON string) on a new experiment:
+    the six factor params and the summary metrics a run logs, as the UI's column ids."""
+    from espb.paper import FACTOR_NAMES
+    from espb.training.summary import run_summary
+
+    t = Tracker(_uri(tmp_path), "espb-v")
+    tag = MlflowClient(_uri(tmp_path)).get_experiment(t.experiment_id).tags[SAVED_VIEW_TAG]
+    env = json.loads(tag)
+    assert env["name"] == SAVED_VIEW_NAME and isinstance(env["createdAt"], int)
+    state = json.loads(env["state"])
+    assert state == saved_view_state()
+    cols = state["selectedColumns"]
+    assert cols[:6] == [f"params.`{f}`" for f in FACTOR_NAMES]
+    import pandas as pd
+
+    pred = pd.DataFrame(
+        {
+            "phase": ["dev", "dev", "test", "test"],
+            "label": [0, 1, 0, 1],
+            "score": [0.2, 0.8, 0.4, 0.6],
+            "meta_epoch": [0, 0, 1, 1],
+        }
+    )
+    logged = {f"summary/{k}" for k in run_summary([{}, {}], pred)}
+    metric_cols = [c[len("metrics.`") : -1] for c in cols if c.startswith("metrics.")]
+    assert metric_cols and set(metric_cols) <= logged, set(metric_cols) - logged
+    assert state["orderByKey"] == "metrics.`summary/val_acc_cumulative`"
+    # opening the experiment again rewrites nothing (the tag is byte-identical)
+    Tracker(_uri(tmp_path), "espb-v")
+    assert MlflowClient(_uri(tmp_path)).get_experiment(t.experiment_id).tags[SAVED_VIEW_TAG] == tag
 
 
 def test_run_and_sweep_links_open_the_training_view(tmp_path):
@@ -84,6 +126,13 @@ def test_the_installed_mlflow_ui_knows_these_routes():
         'MACHINE_LEARNING="machine_learning"',
         EXPERIMENT_KIND,
         EXPERIMENT_KIND_TAG,
+        # the saved views: tag prefix, URL key, the envelope the UI parses, column ids
+        '"mlflow.sharedViewState."',
+        '"viewStateShareKey"',
+        "Invalid saved-view envelope",
+        '"selectedColumns","columnOrder"',
+        'e+".`"+t+"`"',
+        '["searchFilter","orderByKey","orderByAsc"',
     ):
         assert needle in text, needle
 

@@ -25,7 +25,13 @@ from urllib.parse import quote
 
 import pytest
 
-from espb.tracking import compare_url, experiment_links
+from espb.tracking import (
+    SAVED_VIEW_ID,
+    SAVED_VIEW_NAME,
+    TRAINING_VIEW,
+    compare_url,
+    experiment_links,
+)
 
 try:
     from selenium import webdriver
@@ -36,7 +42,6 @@ try:
     )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
     from selenium.webdriver.support.ui import WebDriverWait
@@ -66,6 +71,9 @@ SWEEP_OVERRIDES = (
 )
 #: the six factors of the paper's grid, as logged params of each child run
 FACTORS = ("dr", "dt", "M_lim", "loss", "l_ME", "AE")
+#: summary metrics the saved view shows and a smoke sweep logs (a sweep stops at the end of the
+#: development period: no test_* summary before `espb sweep continue`)
+SAVED_METRICS = ("summary/val_acc_cumulative", "summary/val_auc_pooled")
 #: a per-meta-epoch metric (step = meta-epoch index)
 METRIC = "val/accuracy"
 #: first load of the SPA (cold server, 2 busy cores) / any later wait
@@ -95,6 +103,7 @@ class Run:
     name: str
     params: dict[str, str] = field(default_factory=dict)
     last_step: int = -1
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,17 @@ class Ui:
 
 @pytest.fixture(scope="module")
 def sweep_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the 2-configuration smoke sweep into a tmp ESPB_OUT (about 2 minutes on 2 cores)."""
+    """Run the 2-configuration smoke sweep into a tmp ESPB_OUT (about 2 minutes on 2 cores).
+    ``ESPB_UI_SWEEP_OUT=<folder>`` reuses the output folder of such a sweep (its store is
+    re-marked by ``experiment_links``): for working on the browser checks."""
     _require_browser()
+    reuse = os.environ.get("ESPB_UI_SWEEP_OUT")
+    if reuse:
+        if not (Path(reuse) / "mlruns.db").exists():
+            pytest.fail(f"ESPB_UI_SWEEP_OUT={reuse}: no mlruns.db there; unset it to run the sweep")
+        return Path(reuse)
     out = tmp_path_factory.mktemp("ui_sweep")
+
     env = {**os.environ, "ESPB_OUT": str(out), "ESPB_CACHE_DIR": str(out / "cache")}
     cmd = [
         _espb(),
@@ -170,6 +187,7 @@ def mlflow_ui(sweep_out: Path) -> Iterator[Ui]:
                     r.info.run_name,
                     {k: r.data.params[k] for k in FACTORS},
                     max(steps),
+                    {m: r.data.metrics[m] for m in SAVED_METRICS},
                 )
             )
         yield Ui(
@@ -276,48 +294,16 @@ def _run_link(driver: WebDriver, run_id: str) -> WebElement:
     return driver.find_element(By.XPATH, f'//a[contains(@href, "/runs/{run_id}")]')
 
 
-def _tree_checkbox(driver: WebDriver, title: str) -> WebElement:
-    """The checkbox of the entry ``title`` in the (filtered) column-selector tree."""
-    node = driver.find_element(
-        By.XPATH,
-        '//*[contains(@class, "tree-treenode")]'
-        f'[.//*[contains(@class, "tree-title")][normalize-space(.)="{title}"]]',
-    )
-    return node.find_element(By.XPATH, './/*[contains(@class, "tree-checkbox")]')
-
-
-def _set_columns(driver: WebDriver, show: tuple[str, ...], hide: tuple[str, ...]) -> None:
-    """Tick params in the runs table's "Columns" selector (searching each by name) and untick a
-    few attribute columns, so that all six factor columns fit in the 1600-px window (the grid
-    renders only the columns in view)."""
-    driver.find_element(By.XPATH, '//button[normalize-space(.)="Columns"]').click()
-    box = _wait(
-        driver,
-        lambda d: d.find_element(By.XPATH, '//input[contains(@placeholder, "olumns")]'),
-        "the column selector's search box",
-    )
-    for name, want in [*((n, True) for n in show), *((n, False) for n in hide)]:
-        box.send_keys(Keys.CONTROL, "a")
-        box.send_keys(name)
-        cb = _wait(
-            driver, lambda d, n=name: _tree_checkbox(d, n), f"{name!r} in the column selector"
-        )
-        if ("checkbox-checked" in (cb.get_attribute("class") or "")) != want:
-            cb.click()
-            _wait(
-                driver,
-                lambda d, n=name, w=want: (
-                    ("checkbox-checked" in (_tree_checkbox(d, n).get_attribute("class") or "")) == w
-                ),
-                f"{name!r} {'ticked' if want else 'unticked'} in the column selector",
-            )
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys(Keys.BACKSPACE, Keys.ESCAPE)
-    time.sleep(1)
-
-
 def _header_texts(driver: WebDriver) -> set[str]:
     return {e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, '[role="columnheader"]')}
+
+
+def _same_number(text: str, value: float) -> bool:
+    """A grid cell's text shows ``value`` (MLflow rounds to a few significant digits)."""
+    try:
+        return abs(float(text) - value) <= 5e-3 * max(1.0, abs(value))
+    except ValueError:
+        return False
 
 
 def _compare_row(driver: WebDriver, name: str) -> list[str] | None:
@@ -343,18 +329,61 @@ def _json_q(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
+def _cell_texts(driver: WebDriver, col_id: str) -> set[str]:
+    return {
+        e.text.strip()
+        for e in driver.find_elements(By.CSS_SELECTOR, f'[role="gridcell"][col-id="{col_id}"]')
+    }
+
+
+def test_printed_address_opens_the_saved_view_with_factor_and_metric_columns(
     browser: WebDriver, mlflow_ui: Ui, shots: Shots
 ) -> None:
+    """The address `make ui` / `espb links` print opens espb's saved view of the runs table:
+    the six factors and the summary metrics as columns, filled in for the sweep's children,
+    with no column picking (espb.tracking_links.saved_view_state)."""
+    d, ui = browser, mlflow_ui
+    with shots.on_failure(d, "01-saved-view"):
+        (url,) = [u for n, u in experiment_links(ui.store, ui.url) if n == EXPERIMENT]
+        assert f"viewStateShareKey={SAVED_VIEW_ID}" in url, url
+        d.get(url)
+        _wait_text(d, [SAVED_VIEW_NAME, "Model training", *(c.name for c in ui.children)], LOAD_S)
+        _close_assistant(d)
+        _wait(
+            d,
+            lambda d: {*FACTORS, *SAVED_METRICS} <= _header_texts(d),
+            f"the columns {FACTORS + SAVED_METRICS} in the runs table's header",
+        )
+
+        def cells_ok(d: WebDriver) -> bool:
+            for p in FACTORS:
+                if not {c.params[p] for c in ui.children} <= _cell_texts(d, f"params.`{p}`"):
+                    return False
+            for m in SAVED_METRICS:
+                got = _cell_texts(d, f"metrics.`{m}`")
+                want = {c.metrics[m] for c in ui.children}
+                if not all(any(_same_number(g, w) for g in got) for w in want):
+                    return False
+            return True
+
+        _wait(d, cells_ok, "the child runs' factor and summary-metric values in their columns")
+        shots.save(d, "01-runs-table-saved-view")
+
+
+def test_experiment_page_nests_the_child_runs_under_the_parent(
+    browser: WebDriver, mlflow_ui: Ui, shots: Shots
+) -> None:
+    """Without the saved view's sort, MLflow nests a sweep's children under its parent run."""
     d, ui = browser, mlflow_ui
     names = [c.name for c in ui.children]
-    with shots.on_failure(d, "01-experiment"):
-        # the address `make ui` / `espb links` print: the training view of the runs table
-        (url,) = [u for n, u in experiment_links(ui.store, ui.url) if n == EXPERIMENT]
-        d.get(url)
+    with shots.on_failure(d, "02-experiment"):
+        # a fresh page load: a hash change from the shared view keeps MLflow's SPA loading
+        d.get("about:blank")
+        d.get(f"{ui.url}/#/experiments/{ui.experiment_id}/runs?{TRAINING_VIEW}")
+
         _wait_text(d, [ui.parent.name, "Model training"], LOAD_S)
         _close_assistant(d)
-        # the run names carry the six factors in the paper's notation: no column picking
+        # the run names carry the six factors in the paper's notation
         assert all(
             re.search(r" \[\d+d, [\d.]+°, [\d.]+, (MAE|BCE), \d+d, (ON|OFF)\]$", n) for n in names
         ), names
@@ -372,30 +401,7 @@ def test_experiment_page_nests_the_child_runs_and_shows_the_factor_columns(
         for c in ui.children:  # below the parent and indented: nested under it
             child = _run_link(d, c.id).location
             assert child["y"] > parent["y"] and child["x"] > parent["x"], (c.name, child, parent)
-        shots.save(d, "01-experiment-runs")
-
-    with shots.on_failure(d, "02-experiment-columns"):
-        _set_columns(d, show=FACTORS, hide=("Dataset", "Source", "Models"))
-        _wait(
-            d,
-            lambda d: set(FACTORS) <= _header_texts(d),
-            f"the factor columns {FACTORS} in the runs table's header",
-        )
-
-        def cells_ok(d: WebDriver) -> bool:
-            for p in FACTORS:
-                cells = {
-                    e.text.strip()
-                    for e in d.find_elements(
-                        By.CSS_SELECTOR, f'[role="gridcell"][col-id="params.`{p}`"]'
-                    )
-                }
-                if not {c.params[p] for c in ui.children} <= cells:
-                    return False
-            return True
-
-        _wait(d, cells_ok, "the child runs' factor values in the factor columns")
-        shots.save(d, "02-experiment-factor-columns")
+        shots.save(d, "02-experiment-runs-nested")
 
 
 def test_compare_view_shows_the_six_factors(

@@ -101,7 +101,7 @@ def _roc_axes(ax, r: Roc, title: str) -> None:
                 "s",
                 color="C3",
                 ms=5,
-                label=f"optimal {r.threshold:.3f} (J {r.j:.2f})",
+                label=f"optimal {r.threshold:.3g} (J {r.j:.2f})",
             )
         ax.legend(loc="lower right", fontsize=7)
     ax.set_xlim(0, 1)
@@ -125,7 +125,7 @@ def roc_figure(r: Roc, title: str = "") -> Figure:
     for i, row in r.metrics.reset_index(drop=True).iterrows():
         vals = [row[n] for n in names]
         bars = bx.bar(
-            x + (i - 0.5) * 0.38, vals, 0.38, label=f"{row['at']} ({row['threshold']:.3f})"
+            x + (i - 0.5) * 0.38, vals, 0.38, label=f"{row['at']} ({row['threshold']:.3g})"
         )
         bx.bar_label(bars, fmt="%.2f", fontsize=7)
     bx.set_xticks(x, names)

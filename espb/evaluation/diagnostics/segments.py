@@ -56,7 +56,15 @@ def eq_counts_per_segment(
     )
 
 
-def eq_count_figure(counts: pd.DataFrame, annotations: Annotations = (), title: str = "") -> Figure:
+def count_bins(top: int, most: int = 40) -> np.ndarray:
+    """Histogram edges for integer counts 1..``top`` in at most about ``most`` bins of equal
+    width, the last edge above ``top`` (so the largest count is drawn)."""
+    step = max(1, -(-top // most))
+    return np.arange(0.5, top + step + 0.5, step)
+
+
+def eq_count_figure(
+counts: pd.DataFrame, annotations: Annotations = (), title: str = "") -> Figure:
     """Figure 3: per meta-epoch length (one row each), left the histogram of the EQ count of
     the meta-epochs (how many meta-epochs hold n EQ), right the EQ count of every meta-epoch
     over time."""
@@ -69,8 +77,8 @@ def eq_count_figure(counts: pd.DataFrame, annotations: Annotations = (), title: 
         d = counts[(counts["l_me"] == lm) & (counts["meta_epoch"] >= 0)]
         ax, bx = axs[i]
         if len(d):
-            top = int(d["n_eq"].max())
-            ax.hist(d["n_eq"], bins=np.arange(0.5, top + 1.5, max(1, top // 40)), color="C0")
+            ax.hist(d["n_eq"], bins=count_bins(int(d["n_eq"].max())), color="C0")
+
             ax.set_yscale("log")
             bx.bar(d["date"], d["n_eq"], width=lm, color="C0", align="edge")
             mark_dates(bx, annotations)

@@ -265,7 +265,7 @@ def figD10(ctx: Context) -> Step:
     summ = f"{period}: {r.n_eq} EQ / {r.n_neq} nEQ, AUC {r.auc:.3f}"
     if len(m) > 1:
         summ += (
-            f"; optimal threshold {r.threshold:.3f} (J {r.j:.3f}): accuracy "
+            f"; optimal threshold {r.threshold:.3g} (J {r.j:.3f}): accuracy "
             f"{m['accuracy'].iloc[1]:.3f} against {m['accuracy'].iloc[0]:.3f} at 0.5"
         )
     conf = pd.DataFrame(r.confusion, index=["true nEQ", "true EQ"], columns=["pred nEQ", "pred EQ"])
@@ -292,7 +292,7 @@ def figD11(ctx: Context) -> Step:
     summ = "no development-period predictions"
     if len(table):
         summ = "optimal thresholds " + ", ".join(
-            f"{r.start:%Y-%m}: {r.threshold:.2f} (AUC {r.auc:.2f})" for r in table.itertuples()
+            f"{r.start:%Y-%m}: {r.threshold:.3g} (AUC {r.auc:.2f})" for r in table.itertuples()
         )
     return Step(
         "figD11_roc_intervals",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from espb.evaluation.diagnostics.segments import eq_counts_per_segment, training_eq_cumulative
 from espb.training.schedule import MetaEpoch
@@ -71,3 +72,31 @@ def test_training_eq_cumulative_known_answer():
     assert d["n_neq_train"].tolist() == [1, 1, 3]
     assert d["n_train"].tolist() == [2, 3, 6]
     assert d["date"].tolist() == list(_dates([10, 20, 30]))
+
+
+@pytest.mark.parametrize("top", [1, 7, 39, 40, 41, 79, 95, 1000])
+def test_count_bins_hold_every_count(top: int) -> None:
+    """The Figure 3 histogram draws every meta-epoch, the largest count too (the demo's 95 fell
+    past the last edge of ``arange(0.5, top + 1.5, 2)``)."""
+    from espb.evaluation.diagnostics.segments import count_bins
+
+    counts = np.arange(1, top + 1)
+    hist, _ = np.histogram(counts, bins=count_bins(top))
+    assert hist.sum() == top
+    assert len(hist) <= 40
+
+
+def test_eq_count_figure_draws_every_meta_epoch() -> None:
+    from espb.evaluation.diagnostics.segments import eq_count_figure
+
+    counts = pd.DataFrame(
+        {
+            "l_me": 30,
+            "date": pd.date_range("2010-01-01", periods=5, freq="30D"),
+            "n_eq": [1, 2, 2, 3, 95],
+            "meta_epoch": range(5),
+        }
+    )
+    fig = eq_count_figure(counts)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert sum(heights) == 5
