@@ -48,6 +48,13 @@ def _refused(args: list[str], env: dict | None = None) -> str:
     return str(r.exception)
 
 
+def _check(table: Path, *overrides: str, cube: bool = False) -> list[str]:
+    """The arguments of ``espb region check`` on ``table`` with ``experiment=quick`` and the
+    Hydra ``overrides`` (``--no-cube`` unless ``cube``)."""
+    no_cube = [] if cube else ["--no-cube"]
+    return ["region", "check", *no_cube, "--catalog", str(table), "experiment=quick", *overrides]
+
+
 def test_region_ls_lists_the_presets():
     text = _ok(["region", "ls"])
     for name in ("japan_paper", "switzerland", "italy", "california", "auto"):
@@ -80,9 +87,7 @@ def test_ridgecrest_ingest_check_train_mlflow(ridgecrest):
 
     out, table = ridgecrest
     env = {"ESPB_OUT": str(out)}
-    text = _ok(
-        ["region", "check", "--catalog", str(table), "experiment=quick", "region=ridgecrest"], env
-    )
+    text = _ok(_check(table, "region=ridgecrest", cube=True), env)
     assert "ok: the settings give a trainable run" in text
     assert "821 events" in text and "meta-epochs" in text
     cfg = compose_train(
@@ -106,11 +111,7 @@ def test_ridgecrest_ingest_check_train_mlflow(ridgecrest):
 
 def test_ridgecrest_on_a_grid_too_small_for_the_patch(ridgecrest):
     out, table = ridgecrest
-    line = _refused(
-        ["region", "check", "--no-cube", "--catalog", str(table), "experiment=quick",
-         "region=ridgecrest", "region.patch=32"],
-        {"ESPB_OUT": str(out)},
-    )  # fmt: skip
+    line = _refused(_check(table, "region=ridgecrest", "region.patch=32"), {"ESPB_OUT": str(out)})
     assert "16 x 16 cells" in line and "samples.patch=16" in line
 
 
@@ -126,22 +127,14 @@ def japan(real_comcat, tmp_path_factory) -> tuple[Path, Path]:
 
 def test_comcat_japan_on_another_regions_grid_names_japan(japan):
     out, table = japan
-    line = _refused(
-        ["region", "check", "--no-cube", "--catalog", str(table), "experiment=quick",
-         "region=switzerland"],
-        {"ESPB_OUT": str(out)},
-    )  # fmt: skip
+    line = _refused(_check(table, "region=switzerland"), {"ESPB_OUT": str(out)})
     assert "region 'switzerland': no EQ sample: none of the catalog's" in line
     assert "region=japan_" in line and "region=auto" in line
 
 
 def test_comcat_japan_checks_ok_on_its_region(japan):
     out, table = japan
-    text = _ok(
-        ["region", "check", "--no-cube", "--catalog", str(table), "experiment=quick",
-         "region=japan_comcat"],
-        {"ESPB_OUT": str(out)},
-    )  # fmt: skip
+    text = _ok(_check(table, "region=japan_comcat"), {"ESPB_OUT": str(out)})
     assert "ok: the settings give a trainable run" in text
     assert "EQ " in text and "Mc " in text
 

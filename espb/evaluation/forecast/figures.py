@@ -9,10 +9,37 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from espb.evaluation.forecast.alarms import Molchan, random_band
+
+
+def _molchan_axes(
+    ax: Axes, curves: Mapping[str, Molchan], *, log_tau: bool, level: float, compact: bool
+) -> None:
+    """Draw one Molchan diagram on ``ax``: the random-alarm ``level`` band for the first curve's
+    number of targets (:func:`.alarms.random_band`), the diagonal, one trajectory per forecast
+    with its ASS, and the axis limits (log alarm axis when ``log_tau``). ``compact`` (the panels
+    of :func:`molchan_panels`): shorter legend labels (no level, no standard error), thinner
+    lines."""
+    grid = np.geomspace(1e-5, 1, 400) if log_tau else np.linspace(0, 1, 401)
+    if curves:
+        n = next(iter(curves.values())).n_targets
+        lo, hi = random_band(n, grid, level)
+        band = f"random (N={n})" if compact else f"random, {level:.0%} band (N={n})"
+        ax.fill_between(grid, lo, hi, color="0.85", step="mid", label=band)
+    ax.plot(grid, 1 - grid, color="0.4", ls="--", lw=1)
+    for name, m in curves.items():
+        se = "" if compact else f" ± {m.ass_se:.3f}"
+        ax.plot(m.tau, m.nu, lw=1.5 if compact else 1.6, label=f"{name}: ASS {m.ass:.3f}{se}")
+    if log_tau:
+        ax.set_xscale("log")
+        ax.set_xlim(1e-5, 1)
+    else:
+        ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
 
 
 def molchan_figure(
@@ -28,22 +55,7 @@ def molchan_figure(
     read the small alarm fractions (1 %, 5 %) that matter for daily forecasts."""
     fig = Figure(figsize=(5.6, 5.2), layout="constrained")
     ax = fig.add_subplot()
-    grid = np.geomspace(1e-5, 1, 400) if log_tau else np.linspace(0, 1, 401)
-    if curves:
-        n = next(iter(curves.values())).n_targets
-        lo, hi = random_band(n, grid, level)
-        ax.fill_between(
-            grid, lo, hi, color="0.85", step="mid", label=f"random, {level:.0%} band (N={n})"
-        )
-    ax.plot(grid, 1 - grid, color="0.4", ls="--", lw=1)
-    for name, m in curves.items():
-        ax.plot(m.tau, m.nu, lw=1.6, label=f"{name}: ASS {m.ass:.3f} ± {m.ass_se:.3f}")
-    if log_tau:
-        ax.set_xscale("log")
-        ax.set_xlim(1e-5, 1)
-    else:
-        ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    _molchan_axes(ax, curves, log_tau=log_tau, level=level, compact=False)
     weighted = any(m.weighted for m in curves.values())
     ax.set_xlabel(
         "alarm fraction τ" + (" (reference-rate weighted)" if weighted else " (share of cell-days)")
@@ -172,21 +184,8 @@ def molchan_panels(
     n = max(len(panels), 1)
     fig = Figure(figsize=(4.6 * n, 4.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
-    grid = np.geomspace(1e-5, 1, 400) if log_tau else np.linspace(0, 1, 401)
     for ax, (name, curves) in zip(axes, panels.items(), strict=False):
-        if curves:
-            nt = next(iter(curves.values())).n_targets
-            lo, hi = random_band(nt, grid, level)
-            ax.fill_between(grid, lo, hi, color="0.85", step="mid", label=f"random (N={nt})")
-        ax.plot(grid, 1 - grid, color="0.4", ls="--", lw=1)
-        for label, m in curves.items():
-            ax.plot(m.tau, m.nu, lw=1.5, label=f"{label}: ASS {m.ass:.3f}")
-        if log_tau:
-            ax.set_xscale("log")
-            ax.set_xlim(1e-5, 1)
-        else:
-            ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
+        _molchan_axes(ax, curves, log_tau=log_tau, level=level, compact=True)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("alarm fraction τ (share of cell-days)")
         ax.legend(fontsize=7, loc="upper right" if log_tau else "lower left")

@@ -206,6 +206,24 @@ def fig_histograms(data: HistogramData, path: str | Path, title: str = "", note:
     return _save(fig, path, plt)
 
 
+def _grid_blocks(
+    lv: Levels, n: dict[str, int], outer: str, inner: str, cell: str
+) -> tuple[list[tuple[float, float]], list[float], list[tuple[str, str]]]:
+    """One axis of the Figure C.9 grid, blocks of ``outer x inner`` levels of ``n[cell]`` cells
+    each, as :func:`espb.evaluation.sweep.grid.grid_position` lays them out: the block lines
+    (position, width: thick between outer levels), the tick at each block's middle and its
+    (outer, inner) level labels ("?" for a factor with no levels)."""
+    nb = n[outer] * n[inner]
+    lines = [(b * n[cell] - 0.5, 2.0 if b % n[inner] == 0 else 0.8) for b in range(1, nb)]
+    ticks = [(b + 0.5) * n[cell] - 0.5 for b in range(nb)]
+    labels = [
+        (level_label(outer, a), level_label(inner, i))
+        for a in (lv[outer] or ("?",))
+        for i in (lv[inner] or ("?",))
+    ]
+    return lines, ticks, labels
+
+
 def _grid_panel(fig: Any, ax: Any, panel: GridPanel, lv: Levels, cmap: Any) -> None:
     """One period of Figure C.9: cells coloured by accuracy, the best framed, block lines."""
     from matplotlib.patches import Rectangle
@@ -235,24 +253,14 @@ def _grid_panel(fig: Any, ax: Any, panel: GridPanel, lv: Levels, cmap: Any) -> N
                 zorder=5,
             )
         )
-    for b in range(1, n["AE"] * n["loss"]):
-        ax.axhline(b * n["dr"] - 0.5, color="k", lw=2.0 if b % n["loss"] == 0 else 0.8)
-    for b in range(1, n["l_ME"] * n["M_lim"]):
-        ax.axvline(b * n["dt"] - 0.5, color="k", lw=2.0 if b % n["M_lim"] == 0 else 0.8)
-    yt = [(b + 0.5) * n["dr"] - 0.5 for b in range(n["AE"] * n["loss"])]
-    yl = [
-        f"AE {level_label('AE', a)}, {level_label('loss', lo)}"
-        for a in (lv["AE"] or ("?",))
-        for lo in (lv["loss"] or ("?",))
-    ]
-    ax.set_yticks(yt, yl, fontsize=7)
-    xt = [(b + 0.5) * n["dt"] - 0.5 for b in range(n["l_ME"] * n["M_lim"])]
-    xl = [
-        f"{level_label('l_ME', le)}\nM{level_label('M_lim', m)}"
-        for le in (lv["l_ME"] or ("?",))
-        for m in (lv["M_lim"] or ("?",))
-    ]
-    ax.set_xticks(xt, xl, fontsize=6)
+    rows, yt, yl = _grid_blocks(lv, n, "AE", "loss", "dr")
+    cols, xt, xl = _grid_blocks(lv, n, "l_ME", "M_lim", "dt")
+    for y, lw in rows:
+        ax.axhline(y, color="k", lw=lw)
+    for x, lw in cols:
+        ax.axvline(x, color="k", lw=lw)
+    ax.set_yticks(yt, [f"AE {a}, {lo}" for a, lo in yl], fontsize=7)
+    ax.set_xticks(xt, [f"{le}\nM{m}" for le, m in xl], fontsize=6)
     nconf = int(np.isfinite(mat).sum())
     title = f"{panel.period} ({period_span(panel.period)}): {nconf} configurations"
     ax.set_title(title, fontsize=9, loc="left")
