@@ -13,6 +13,7 @@ experiment it creates or opens, and every runs-table address it prints opens it.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from espb.paper import FACTOR_NAMES
@@ -62,8 +63,6 @@ def saved_view_state() -> dict[str, Any]:
     }
 
 
-
-
 def saved_view_tag_value() -> str:
     """The tag value of the saved view: MLflow 3.17's envelope ``{name, createdAt, updatedAt,
     state}`` with the state as a JSON string."""
@@ -92,9 +91,17 @@ def mark_experiment(client, experiment) -> None:
             client.set_experiment_tag(experiment.experiment_id, k, v)
 
 
+#: set by a sweep for its jobs while they log through its short-lived loopback server: the
+#: address their printed links should use instead (the UI that outlives the sweep)
+UI_BASE_ENV = "ESPB_UI_BASE"
+
+
 def ui_base(uri: str) -> str:
-    """The UI address for tracking store ``uri``: the server itself for an http(s) store, else
-    the address ``make ui`` serves a local store at."""
+    """The UI address for tracking store ``uri``: ``$ESPB_UI_BASE`` when set (a sweep's jobs
+    log through a loopback server that stops with the sweep), else the server itself for an
+    http(s) store, else the address ``make ui`` serves a local store at."""
+    if os.environ.get(UI_BASE_ENV):
+        return os.environ[UI_BASE_ENV].rstrip("/")
     return uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
 
 

@@ -154,11 +154,31 @@ def tracking_for_parallel(
         yield None
         return
     from espb.sweep.server import tracking_server
-    from espb.tracking import default_uri
+    from espb.tracking import default_uri, ui_base
 
     out = Path(out_dir)
     store = default_uri(out)
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with tracking_server(store, out / "mlartifacts", log_path=log_path, on_start=on_start) as uri:
+    with (
+        tracking_server(store, out / "mlartifacts", log_path=log_path, on_start=on_start) as uri,
+        _ui_base_for_jobs(ui_base(store)),
+    ):
         say(f"MLflow tracking server for {what}: {uri} (store {store}; log {log_path})")
         yield uri
+
+
+@contextmanager
+def _ui_base_for_jobs(base: str) -> Iterator[None]:
+    """The jobs print links to the UI of the store (``make ui``), not to the loopback server
+    that stops with the sweep (``$ESPB_UI_BASE``, read by :func:`espb.tracking.ui_base`)."""
+    from espb.tracking_links import UI_BASE_ENV
+
+    old = os.environ.get(UI_BASE_ENV)
+    os.environ[UI_BASE_ENV] = base
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(UI_BASE_ENV, None)
+        else:
+            os.environ[UI_BASE_ENV] = old

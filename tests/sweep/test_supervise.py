@@ -91,3 +91,27 @@ def test_a_server_only_for_parallel_jobs_without_a_tracking_uri(tmp_path: Path) 
     with tracking_for_parallel(True, "http://tracking:5000", tmp_path, log) as uri:
         assert uri is None  # the jobs log to the given store themselves
     assert not log.exists()
+
+
+def test_jobs_behind_the_loopback_server_print_links_to_the_lasting_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a sweep's jobs log through its loopback server (which stops with the sweep), the
+    links they print point at the UI of the store (``make ui``), not at that server."""
+    from contextlib import contextmanager
+
+    import espb.sweep.server as server
+    from espb.tracking import LOCAL_UI, run_url, ui_base
+
+    @contextmanager
+    def fake_server(*a, **k):
+        yield "http://127.0.0.1:43210"
+
+    monkeypatch.setattr(server, "tracking_server", fake_server)
+    monkeypatch.delenv("ESPB_UI_BASE", raising=False)
+    with tracking_for_parallel(True, None, tmp_path, tmp_path / "s.log", say=lambda m: None) as uri:
+        assert uri == "http://127.0.0.1:43210"
+        assert ui_base(uri) == LOCAL_UI
+        assert run_url(ui_base(uri), "1", "r").startswith(f"{LOCAL_UI}/#/")
+    assert "ESPB_UI_BASE" not in os.environ
+    assert ui_base("http://127.0.0.1:43210") == "http://127.0.0.1:43210"
