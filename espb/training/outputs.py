@@ -14,7 +14,7 @@ import pandas as pd
 from espb.faults import failpoint
 from espb.safeio import atomic_write
 from espb.tracking import Tracker
-from espb.training.figures import accuracy_figure
+from espb.training.figures import write_accuracy_figure
 from espb.training.inputs import RunInputs
 from espb.training.loop import LoopResult
 from espb.training.plan import RunPlan
@@ -68,9 +68,10 @@ def finish_run(out: RunOutcome, tracker: Tracker, finishers: Sequence[Finisher] 
     artifacts written again over the same names."""
     run_dir = out.plan.run_dir
     if out.records:
-        title = f"{out.plan.name}: validation accuracy per meta-epoch"
+        title = f"{out.plan.name}: accuracy per meta-epoch (Figure 5)"
         marks = annotations_of(out.plan.resolved)  # the region's large events, if any
-        fig = accuracy_figure(out.records, run_dir / "accuracy.png", title=title, annotations=marks)
+        png = run_dir / "accuracy.png"
+        fig = write_accuracy_figure(out.records, png, title=title, annotations=marks)
         tracker.log_artifact(fig)
     if len(out.predictions):
         tracker.log_artifact(run_dir / "predictions.parquet")

@@ -76,57 +76,64 @@ def test_every_region_preset_is_valid_and_composes():
         assert r["samples"]["patch"] == spec.patch, name
 
 
-def test_annotations_come_from_the_region():
-    from espb.training.figures import accuracy_figure_data
-    from espb.training.regions import annotations_of
-
-    days = pd.date_range("2010-01-01", "2012-12-31", freq="30D")
-    records = [{"date": d, "phase": "dev"} for d in days]
-    japan = annotations_of(_resolved("experiment=paper_model14_9"))
-    assert [a.label for a in japan] == ["Tohoku M9.0"]
-    marks = accuracy_figure_data(records, japan).marks
-    assert [pd.Timestamp(a.time) for a in marks] == [pd.Timestamp("2011-03-11")]
-    swiss = annotations_of(_resolved("experiment=smoke", "region=switzerland"))
-    assert swiss == []
-    assert accuracy_figure_data(records, swiss).marks == []  # nothing region-specific in code
-    # an annotation outside the records' dates is not drawn
-    late = annotations_of(_resolved("experiment=quick", "region=ridgecrest"))
-    assert late and accuracy_figure_data(records, late).marks == []
-
-
-def test_accuracy_figure_draws_the_region_marks(tmp_path):
-    import matplotlib.pyplot as plt
-
-    from espb.bvalue.plot import Annotation
-    from espb.training.figures import accuracy_figure
-
+def _acc_records() -> list[dict]:
     days = pd.date_range("2010-01-01", "2012-12-31", freq="30D")
     keys = ("accuracy", "acc_running5", "acc_running20", "acc_cumulative")
-    recs = [
+    return [
         {
+            "meta_epoch": i,
             "date": d,
             "phase": "dev",
             "val/n_eq": 2,
             "val/n_neq": 2,
             **{f"val/{k}": 0.5 for k in keys},
         }
-        for d in days
+        for i, d in enumerate(days)
     ]
+
+
+def _drawn_labels(annotations) -> list[str]:
+    """The texts of the run's accuracy figure for ``annotations``
+    (:class:`espb.bvalue.plot.Annotation`, as the run passes them)."""
+    from espb.training.figures import accuracy_data, accuracy_figure, date_marks
+
+    data = accuracy_data(pd.DataFrame(_acc_records()))
+    fig = accuracy_figure(data, date_marks(annotations))
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_annotations_come_from_the_region():
+    from espb.training.regions import annotations_of
+
+    japan = annotations_of(_resolved("experiment=paper_model14_9"))
+    assert [a.label for a in japan] == ["Tohoku M9.0"]
+    assert [pd.Timestamp(a.time) for a in japan] == [pd.Timestamp("2011-03-11")]
+    assert "Tohoku M9.0" in _drawn_labels(japan)
+    swiss = annotations_of(_resolved("experiment=smoke", "region=switzerland"))
+    assert swiss == []
+    assert _drawn_labels(swiss) == []  # nothing region-specific in code
+    # an annotation outside the records' dates is not drawn
+    late = annotations_of(_resolved("experiment=quick", "region=ridgecrest"))
+    assert late and _drawn_labels(late) == []
+
+
+def test_accuracy_figure_draws_the_region_marks(tmp_path, monkeypatch):
+    from espb.bvalue.plot import Annotation
+    from espb.training import figures
+
     captured = []
-    orig = plt.close
+    draw = figures.accuracy_figure
 
-    def keep(fig=None):
-        captured.append(fig)
-        return orig(fig)
+    def keep(*a, **k):
+        captured.append(draw(*a, **k))
+        return captured[-1]
 
-    plt.close = keep
-    try:
-        accuracy_figure(recs, tmp_path / "a.png", annotations=[Annotation("X M7", "2011-06-01")])
-    finally:
-        plt.close = orig
+    monkeypatch.setattr(figures, "accuracy_figure", keep)
+    ann = [Annotation("X M7", pd.Timestamp("2011-06-01"))]
+    figures.write_accuracy_figure(_acc_records(), tmp_path / "a.png", annotations=ann)
     assert (tmp_path / "a.png").stat().st_size > 0
-    texts = [t.get_text() for f in captured if f is not None for ax in f.axes for t in ax.texts]
-    assert "X M7" in texts
+    texts = [t.get_text() for f in captured for ax in f.axes for t in ax.texts]
+    assert texts == ["X M7"]
 
 
 def _events(n: int = 600, seed: int = 0) -> pd.DataFrame:

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from espb.evaluation.diagnostics import accuracy as acc_mod
 from espb.evaluation.diagnostics import neq_pool, roc, scores, segments, weights
 from espb.evaluation.diagnostics.plotting import Annotations
 from espb.evaluation.diagnostics.run_data import RunFolder
+from espb.training import figures as acc_mod  # Figure 5: one drawing with the run's accuracy.png
 from espb.training.inputs import RunInputs
 
 
