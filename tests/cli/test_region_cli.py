@@ -157,3 +157,44 @@ def test_region_auto_writes_a_preset(ridgecrest, tmp_path):
 def test_a_missing_catalog_is_one_line(tmp_path):
     line = _fails(["region", "check", "--catalog", str(tmp_path / "nope.parquet")], tmp_path)
     assert "no such file" in line and "espb catalog ingest" in line
+
+
+@pytest.mark.slow
+def test_comcat_japan_ingest_check_train_mlflow(japan):
+    """docs/regions.md's Japan run: the shared ComCat extract with region=japan_comcat and no
+    other region override (three-year meta-epochs and one epoch each keep it short: minutes on
+    the shared 2-core machine): the check says it trains, the run finishes and its summary
+    metrics are in MLflow, finite."""
+    import math
+
+    from mlflow.tracking import MlflowClient
+
+    from espb.cli.train import main_task
+
+    out, table = japan
+    short = ["training.l_me=1095", "training.epochs=1"]
+    text = _ok(
+        ["region", "check", "--catalog", str(table), "experiment=quick", "region=japan_comcat",
+         short[0]],
+        {"ESPB_OUT": str(out)},
+    )  # fmt: skip
+    assert "ok: the settings give a trainable run" in text
+    assert "7 meta-epochs (3 in the test period)" in text
+    cfg = compose_train(
+        "experiment=quick",
+        "region=japan_comcat",
+        f"catalog.path={table}",
+        f"out_dir={out}",
+        "name=quick_japan",
+        "run.progress=false",
+        *short,
+    )
+    main_task(cfg)
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlruns.db'}")
+    (exp,) = [e for e in client.search_experiments() if e.name == "espb-quick_japan"]
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    assert m["summary/n_meta_epochs"] == 7
+    for key in ("val_acc_cumulative", "test_acc_cumulative", "val_auc_pooled", "test_auc_pooled"):
+        assert math.isfinite(m[f"summary/{key}"]), key
