@@ -99,7 +99,7 @@ bench-forecast: $(STAMP) ## dense forecast scoring vs per-block, side by side: d
 bench-gpu: $(STAMP) ## samples/s of the reference and fast CNN-TCN on the GPU (CPU if none) + projected paper/sweep time (docs/performance.md)
 	$(BIN)/python benchmarks/gpu.py
 forecast-demo: $(STAMP) ## demo runs (planted, null catalog, shuffled labels) forecast and scored vs the baselines: one table + Molchan diagrams (docs/forecasts.md)
-	ESPB_CACHE_DIR=$(ESPB_CACHE_DIR) $(BIN)/python benchmarks/forecast_demo.py --out $(OUT)/forecast_demo $(FORECAST_DEMO_ARGS)
+	ESPB_CACHE_DIR=$(ESPB_CACHE_DIR) $(BIN)/python benchmarks/forecast_demo.py --out $(OUT)/forecast_demo --runs-in $(OUT) $(FORECAST_DEMO_ARGS)
 
 test: $(STAMP) ## run the test suite (not the slow, full-scale checks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -86,6 +86,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--out", default="outputs/forecast_demo")
+    ap.add_argument(
+        "--runs-in",
+        default=None,
+        help="out_dir of the three training runs (default: --out); e.g. `outputs` reuses the "
+        "finished planted run of `make run` (same config hash)",
+    )
     ap.add_argument("--period", default="test", choices=["test", "dev"])
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--csep-simulations", type=int, default=1000)
@@ -99,7 +105,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     reps, timing = {}, {}
     for name, extra in VARIANTS.items():
-        run_dir, t_train = train(out, ["experiment=demo", *a.overrides, *extra])
+        runs_in = Path(a.runs_in) if a.runs_in else out
+        run_dir, t_train = train(runs_in, ["experiment=demo", *a.overrides, *extra])
+
         s = ForecastSettings(period=a.period, n_boot=a.n_boot, csep_simulations=a.csep_simulations)
         t0 = time.perf_counter()
         reps[name] = evaluate_run(run_dir, s, say=lambda m, n=name: print(f"[{n}] {m}"))
