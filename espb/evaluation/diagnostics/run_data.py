@@ -52,27 +52,15 @@ class RunFolder:
         return annotations_of(self.cfg)
 
 
-#: the marker when the config names none: the Tohoku mainshock the paper marks (Figure B.4;
-#: also on the run's accuracy.png, espb.training.figures); drawn only inside a figure's dates
-DEFAULT_ANNOTATIONS = ((pd.Timestamp("2011-03-11"), "Tohoku Mw 9.0"),)
-
-
 def annotations_of(cfg: DictConfig | dict) -> list[tuple[pd.Timestamp, str]]:
-    """Dated markers for the time axes (e.g. a large earthquake) from the config node
-    ``region.annotations``: a list of ``{date: YYYY-MM-DD, label: TEXT}`` (an empty list for
-    none); :data:`DEFAULT_ANNOTATIONS` when the node is absent."""
-    node = OmegaConf.select(OmegaConf.create(cfg), "region.annotations", default=None)
-    if node is None:
-        return list(DEFAULT_ANNOTATIONS)
-    out = []
-    for i, a in enumerate(OmegaConf.to_container(node, resolve=True)):
-        if not isinstance(a, dict) or "date" not in a:
-            raise EspbError(
-                f"region.annotations[{i}] = {a!r}: each annotation needs a date and a label, "
-                "e.g. {date: '2011-03-11', label: 'Tohoku Mw 9.0'}"
-            )
-        out.append((pd.Timestamp(str(a["date"])), str(a.get("label", ""))))
-    return out
+    """Dated markers for the time axes: the run config's region's large events
+    (``region.annotations``, :func:`espb.training.regions.annotations_of`, as the run's own
+    ``accuracy.png`` draws them); none for a config without a region."""
+    from espb.training.figures import date_marks
+    from espb.training.regions import annotations_of as region_marks
+
+    node = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+    return date_marks(region_marks(node))
 
 
 def _read_config(run_dir: Path) -> DictConfig:
