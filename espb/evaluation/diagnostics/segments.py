@@ -63,8 +63,7 @@ def count_bins(top: int, most: int = 40) -> np.ndarray:
     return np.arange(0.5, top + step + 0.5, step)
 
 
-def eq_count_figure(
-counts: pd.DataFrame, annotations: Annotations = (), title: str = "") -> Figure:
+def eq_count_figure(counts: pd.DataFrame, annotations: Annotations = (), title: str = "") -> Figure:
     """Figure 3: per meta-epoch length (one row each), left the histogram of the EQ count of
     the meta-epochs (how many meta-epochs hold n EQ), right the EQ count of every meta-epoch
     over time."""
