@@ -2,8 +2,9 @@
 test can kill the process, to prove that every stage survives a kill.
 
 ``ESPB_FAILPOINT=name`` (or ``name:value``, e.g. ``after_checkpoint:1``) makes
-:func:`failpoint` send SIGKILL to its own process when it reaches that place. Unset (always,
-outside the tests), a failpoint costs one dictionary lookup.
+:func:`failpoint` send SIGKILL to its own process when it reaches that place
+(``ESPB_FAILPOINT_SIGNAL=SIGTERM`` sends that signal instead: a scheduler's stop). Unset
+(always, outside the tests), a failpoint costs one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 
 ENV = "ESPB_FAILPOINT"
+SIGNAL_ENV = "ESPB_FAILPOINT_SIGNAL"
 
 
 def failpoint(name: str, value: object | None = None) -> None:
@@ -21,4 +23,5 @@ def failpoint(name: str, value: object | None = None) -> None:
     if not want:
         return
     if want == name or (value is not None and want == f"{name}:{value}"):
-        os.kill(os.getpid(), signal.SIGKILL)
+        sig = getattr(signal, os.environ.get(SIGNAL_ENV) or "SIGKILL")
+        os.kill(os.getpid(), sig)

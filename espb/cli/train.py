@@ -109,11 +109,11 @@ _task_started = False
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    from espb.cli.errors import user_errors
+    from espb.cli.errors import stop_signals_interrupt, user_errors
 
     global _task_started
     _task_started = True
-    with user_errors("espb-train"):
+    with user_errors("espb-train"), stop_signals_interrupt():
         return main_task(cfg)
 
 
@@ -144,6 +144,13 @@ def main() -> None:
         if exc.code == 1 and not _task_started:
             sys.exit(2)
         raise
+    except KeyboardInterrupt as exc:
+        print(
+            f"espb-train: stopped ({exc or 'interrupt'}); the MLflow run is KILLED and the last "
+            "completed meta-epoch is saved: run the same command again to resume",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -256,7 +256,12 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
     state.update(ident)
     write_state(plan, state)
     failpoint("after_open_run")
-    res = train(plan, inputs, source, fabric, tracker, rep, ident)  # 6
+    try:
+        res = train(plan, inputs, source, fabric, tracker, rep, ident)  # 6
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (a scheduler's stop: espb-train turns it)
+        tracker.end("KILLED")  # not left RUNNING; the checkpoint resumes it
+        raise
+
     # every invocation's time counts: a resumed run reports the time of all its parts
     wall = float(state.get("wall_s", 0.0)) + time.perf_counter() - t0
     state.update(

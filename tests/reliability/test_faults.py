@@ -69,3 +69,24 @@ def test_a_kill_at_each_stage_then_a_rerun_ends_as_an_undisturbed_run(undisturbe
     assert run.info.status == "FINISHED" and run.data.tags.get("espb_completed") == "true"
     exp = client(out).get_experiment_by_name("espb-smoke").experiment_id
     assert len(client(out).search_runs([exp])) == 1, f"{stage}: a second MLflow run was made"
+
+
+def test_a_sigterm_ends_the_mlflow_run_killed_and_a_rerun_resumes(undisturbed, tmp_path):
+    """A scheduler's stop (SIGTERM, e.g. SLURM's time limit) mid-training: espb-train exits 130
+    with one message, its MLflow run is KILLED (not left RUNNING), and a re-run resumes it to the
+    undisturbed result."""
+    out = tmp_path / "terminated"
+    seed_catalog(undisturbed, out)
+    env = {"ESPB_FAILPOINT": "after_checkpoint:1", "ESPB_FAILPOINT_SIGNAL": "SIGTERM"}
+    r1 = train(out, env=env)
+    assert r1.returncode == 130, f"expected exit 130, got {r1.returncode}: {r1.stderr[-1500:]}"
+    assert "espb-train: stopped (signal 15)" in r1.stderr and "Traceback" not in r1.stderr
+    state = json.loads((run_dir_of(out) / "state.json").read_text())
+    assert client(out).get_run(state["run_id"]).info.status == "KILLED"
+    r2 = train(out)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert client(out).get_run(state["run_id"]).info.status == "FINISHED"
+    a, b = run_dir_of(undisturbed), run_dir_of(out)
+    ma, mb = pd.read_csv(a / "metrics.csv"), pd.read_csv(b / "metrics.csv")
+    cols = [c for c in ma.columns if not c.startswith("time/")]
+    pd.testing.assert_frame_equal(ma[cols], mb[cols])
