@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export ESPB_CACHE_DIR ?= $(abspath $(OUT))/cache
 
 .DEFAULT_GOAL := help
-.PHONY: help install run ui sweep sweep-demo sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu rate-demo rate-seed rate-japan forecast-demo
+.PHONY: help install run ui sweep sweep-demo sweep-demo-seeds sweep-prepare sweep-prepare-demo sweep-report optuna test-ui smoke train-paper-14-9 train-paper-14-0 signal-check bench-train bench-forecast test test-slow lint catalog-demo catalog-paper cube-demo cube-paper bench-cube clean bench-gpu rate-demo rate-seed rate-japan forecast-demo
 
 help: ## list the targets
 	@echo "espb make targets:"
@@ -64,7 +64,11 @@ sweep: $(STAMP) ## the paper's 432-config sweep at paper scale (GPUs; JOBS=, SWE
 sweep-demo: $(STAMP) ## all 432 configs at demo scale on this machine (~1 h on 2 cores) + the report
 	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 experiment=sweep_demo name=demo_432 --jobs $(JOBS) $(SWEEP_ARGS)
 
-sweep-prepare: $(STAMP) ## build the paper sweep's 12 cubes and 36 autoencoders up front, in parallel
+sweep-demo-seeds: $(STAMP) ## the demo sweep with 3 seed replicates per configuration, fused (training.seeds; docs/sweeps.md); SEEDS_GRID= narrows the grid
+	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 experiment=sweep_demo name=demo_432_seeds 'training.seeds=[0,1,2]' $(SEEDS_GRID) --jobs $(JOBS) $(SWEEP_ARGS)
+
+sweep-prepare: $(STAMP)
+ ## build the paper sweep's 12 cubes and 36 autoencoders up front, in parallel
 	ESPB_OUT=$(OUT) $(BIN)/espb sweep prepare paper_432 name=paper_432 --jobs $(JOBS) $(SWEEP_ARGS)
 
 sweep-prepare-demo: $(STAMP) ## the same for sweep-demo (12 demo cubes, 36 autoencoders)

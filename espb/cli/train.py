@@ -60,6 +60,15 @@ def print_summary(out, say) -> None:
 
     for what, url in run_links(out.tracking_uri, out.experiment, out.run_id).items():
         say(f"  MLflow {what:<11} {url}")
+    if len(out.replicates) > 1:
+        say(f"  seed replicates    {len(out.replicates)} (training.seeds; docs/training.md)")
+        for r in out.replicates:
+            acc = r.summary.get("val_acc_cumulative", float("nan"))
+            say(
+                f"    seed {r.plan.settings.training.weight_seed:<4} dev accuracy {acc:.3f}  "
+                f"{r.run_dir}  MLflow run {r.run_id}"
+                + ("  (finished before)" if r.already_done else "")
+            )
 
 
 _process_cache = None
@@ -101,7 +110,10 @@ def main_task(cfg: DictConfig) -> float:
     page = out.run_dir / "report" / "index.md"
     if finishers and page.is_file():
         rep.say(f"  run report         {page} (and index.html; docs/diagnostics.md)")
-    return float(out.summary.get("val_acc_cumulative", float("nan")))
+    from espb.training.summary import replicate_mean
+
+    summ = replicate_mean([r.summary for r in out.replicates or [out]])  # seeds: their mean
+    return float(summ.get("val_acc_cumulative", float("nan")))
 
 
 _task_started = False

@@ -38,6 +38,9 @@ NEUTRAL: dict[str, Any] = {
     "samples.test_m_lim": None,  # Appendix D/E's test-period nEQ limit; None = samples.m_lim
     "autoencoder.maps": "neq",  # Appendix A's map places; neq = nEQ candidates only
     "model.impl": "reference",  # the Conv3d CNN-TCN; "fast" = the same function, float-close
+    "training.init_seed": None,  # None = training.seed (an init_seed equal to it is dropped too)
+    "training.seeds": None,  # replicates in one run: each replicate is its own identity
+    "training.replicate_method": "auto",  # how replicates are fused; their numbers are the same
 }
 
 #: the version of the training computation behind unchanged settings; 1 = the first release
@@ -61,8 +64,17 @@ def _drop_neutral(sem: dict[str, Any]) -> dict[str, Any]:
 
 
 def semantic_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The part of a resolved config that the hash covers (a deep copy)."""
+    """The part of a resolved config that the hash covers (a deep copy). An
+    ``training.init_seed`` equal to ``training.seed`` is the default (the same initial
+    weights), so a seed replicate with the run's own seed is the plain run."""
     sem = json.loads(json.dumps({k: v for k, v in cfg.items() if k not in VOLATILE}, default=str))
+    tr = sem.get("training")
+    if (
+        isinstance(tr, dict)
+        and tr.get("init_seed") is not None
+        and tr.get("init_seed") == tr.get("seed")
+    ):
+        tr["init_seed"] = None
     return _drop_neutral(sem)
 
 

@@ -33,7 +33,7 @@ from espb.training.autoencoder import AutoencoderInfo, block_source
 from espb.training.identity import check_same_inputs
 from espb.training.inputs import RunCache, RunInputs, build_inputs, input_identity
 from espb.training.lock import run_lock
-from espb.training.loop import LoopResult, ProgressiveTrainer, Timing, make_fabric
+from espb.training.loop import LoopResult, ProgressiveTrainer, Replica, Timing, make_fabric
 from espb.training.outputs import finish_run, write_outputs
 from espb.training.plan import RunPlan, plan_run
 from espb.training.regions import resolve_auto
@@ -67,6 +67,8 @@ class RunOutcome:
     resumed_from: int = -1
     #: every development meta-epoch done
     dev_completed: bool = False
+    #: with ``training.seeds``: every replicate's outcome, this one first (else empty)
+    replicates: list[RunOutcome] = field(default_factory=list)
 
     @property
     def run_dir(self) -> Path:
@@ -178,14 +180,33 @@ def train(
     ident: dict[str, str],
 ) -> LoopResult:
     """The progressive meta-epochs (paper Section 3.3), every one logged as it completes."""
+    return train_replicates([(plan, tracker)], inputs, source, fabric, rep, ident)[0]
+
+
+def train_replicates(
+    members: Sequence[tuple[RunPlan, Tracker]],
+    inputs: RunInputs,
+    source,
+    fabric,
+    rep: Reporter,
+    ident: dict[str, str],
+) -> list[LoopResult]:
+    """:func:`train` for one run, or for the seed replicates ``members`` of one configuration
+    (plans that differ only in ``training.init_seed``) trained together on the same batches
+    (docs/training.md "Seed replicates"), each logged to its own MLflow run."""
     from espb.models.classifier import describe, n_parameters
 
-    s_cfg, t_cfg = plan.settings.samples, plan.settings.training
-    if plan.settings.run.until == "dev_end":  # the parameter search: development period only
+    plan0 = members[0][0]
+    s_cfg, t_cfg = plan0.settings.samples, plan0.settings.training
+    if plan0.settings.run.until == "dev_end":  # the parameter search: development period only
         n_dev = sum(m.phase == "dev" for m in inputs.meta_epochs)
         t_cfg.max_meta_epochs = min(t_cfg.max_meta_epochs or n_dev, n_dev)
-    on_me, prog = run_callbacks(plan, tracker, rep)
-    module_kwargs = dict(lookback=s_cfg.lookback, patch=s_cfg.patch, **vars(plan.settings.model))
+    replicas = []
+    for k, (plan, tracker) in enumerate(members):
+        on_me, prog = run_callbacks(plan, tracker, rep)
+        seed = plan.settings.training.weight_seed
+        replicas.append(Replica(seed, plan.run_dir, on_me, prog if k == 0 else None))
+    module_kwargs = dict(lookback=s_cfg.lookback, patch=s_cfg.patch, **vars(plan0.settings.model))
     trainer = ProgressiveTrainer(
         inputs.table,
         inputs.meta_epochs,
@@ -193,29 +214,34 @@ def train(
         t_cfg,
         module_kwargs,
         fabric,
-        plan.run_dir,
+        plan0.run_dir,
         inputs.samples.grid.date,
-        on_meta_epoch=on_me,
-        progress=prog,
         identity=ident,
+        replicas=replicas,
     )
     model = trainer.module.model
+    seeds = f", {len(members)} seed replicates fused" if len(members) > 1 else ""
     rep.say(
-        f"classifier: {n_parameters(model)} parameters, layout {model.layout}, device {fabric.device}"
+        f"classifier: {n_parameters(model)} parameters, layout {model.layout}, "
+        f"device {fabric.device}{seeds}"
     )
-    with atomic_write(plan.run_dir / "model.txt") as tmp:
-        tmp.write_text(describe(model) + "\n")
-    res = trainer.run(resume=plan.settings.run.resume)
-    if res.resumed_from >= 0:
-        rep.say(f"resumed from the checkpoint after meta-epoch {res.resumed_from - 1}")
-        # records logged before a kill may be missing from MLflow: log any step not there yet
-        have = tracker.logged_steps("train/n_samples")
-        for rec in res.records:
-            if rec["meta_epoch"] not in have:
-                tracker.log_metrics(
-                    {k: v for k, v in rec.items() if "/" in k}, step=rec["meta_epoch"]
-                )
-    return res
+    for plan, _ in members:
+        with atomic_write(plan.run_dir / "model.txt") as tmp:
+            tmp.write_text(describe(model) + "\n")
+    results = trainer.run_all(resume=plan0.settings.run.resume)
+    for (plan, tracker), res in zip(members, results, strict=True):
+        if res.resumed_from >= 0:
+            which = f" (replicate {plan.run_dir.name})" if len(members) > 1 else ""
+            rep.say(f"resumed from the checkpoint after meta-epoch {res.resumed_from - 1}{which}")
+
+            # records logged before a kill may be missing from MLflow: log any step not there
+            have = tracker.logged_steps("train/n_samples")
+            for rec in res.records:
+                if rec["meta_epoch"] not in have:
+                    tracker.log_metrics(
+                        {k: v for k, v in rec.items() if "/" in k}, step=rec["meta_epoch"]
+                    )
+    return results
 
 
 def run_one(
@@ -232,6 +258,10 @@ def run_one(
     plan = plan_run(cfg)  # 1
     if plan.settings.run.threads:
         torch.set_num_threads(int(plan.settings.run.threads))
+    if plan.settings.training.seeds:  # seed replicates, fused (espb.training.replicates)
+        from espb.training.replicates import run_replicates
+
+        return run_replicates(cfg, rep, cache, finishers, t0)
     tracker = tracker_for(plan.settings.tracking, plan.out_dir, plan.name)
     with run_lock(plan.run_dir, plan.settings.run.on_lock, rep.say):
         ident = input_identity(plan, rep, cache)
@@ -241,14 +271,22 @@ def run_one(
         return _train_and_log(plan, tracker, ident, rep, cache, finishers, t0)
 
 
-def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcome:
+def prepare_folder(plan: RunPlan, tracker: Tracker, ident: dict[str, str]) -> dict:
+    """The run folder before training: a fresh start discards the old checkpoint; a resume
+    checks it was computed from the same inputs; the config is written. Returns the state."""
     opts = plan.settings.run
     if opts.force or not opts.resume:  # a fresh start is a new MLflow run, never the old one
         _discard_checkpoint(plan)
     state = read_state(plan)
     check_resume_inputs(plan, state, ident, tracker)
     _write_config(plan)
+    return state
+
+
+def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcome:
+    state = prepare_folder(plan, tracker, ident)
     inputs = build_inputs(plan, rep, cache)  # 3
+
     failpoint("after_inputs")
     fabric = make_fabric(plan.settings.training)
     source, ae = block_source(plan, inputs, fabric.device, rep)  # 4
@@ -262,6 +300,11 @@ def _train_and_log(plan, tracker, ident, rep, cache, finishers, t0) -> RunOutcom
         tracker.end("KILLED")  # not left RUNNING; the checkpoint resumes it
         raise
 
+    return conclude(plan, tracker, state, inputs, res, run_id, fabric, ae, finishers, t0)
+
+
+def conclude(plan, tracker, state, inputs, res, run_id, fabric, ae, finishers, t0) -> RunOutcome:
+    """After training: the run's state, outputs, summary and finishers (step 7)."""
     # every invocation's time counts: a resumed run reports the time of all its parts
     wall = float(state.get("wall_s", 0.0)) + time.perf_counter() - t0
     state.update(

@@ -27,3 +27,12 @@ def run_summary(records: list[dict], predictions: pd.DataFrame) -> dict[str, flo
     out["acc_second_half"] = float(((half["score"] >= 0.5) == (half["label"] == 1)).mean())
     out["n_second_half"] = float(len(half))
     return out
+
+
+def replicate_mean(summaries: list[dict[str, float]]) -> dict[str, float]:
+    """The mean over seed replicates (``training.seeds``) of every summary value they all have:
+    what a sweep or a study scores a configuration with replicates by."""
+    if not summaries:
+        return {}
+    keys = [k for k in summaries[0] if all(k in s for s in summaries[1:])]
+    return {k: float(np.mean([s[k] for s in summaries])) for k in keys}

@@ -29,6 +29,7 @@ def run_params(plan: RunPlan) -> dict:
     flat = flatten(plan.resolved)
     params = {k: v for k, v in flat.items() if not k.startswith(("run.", "tracking."))}
     params.update({f.short: OmegaConf.select(plan.cfg, f.key) for f in FACTORS})
+    params["seed"] = plan.settings.training.weight_seed  # the replicate's initial-weight seed
     return params
 
 
@@ -36,7 +37,9 @@ def run_name(plan: RunPlan) -> str:
     """``<name>-<hash8> [150d, 0.35°, 4.5, MAE, 21d, OFF]``: the MLflow runs table shows run names
     by default, so a sweep's six factors are readable there without picking columns (issue 18)."""
     values = {f.short: OmegaConf.select(plan.cfg, f.key) for f in FACTORS}
-    return f"{plan.name}-{plan.hash[:8]} {notation(values)}"
+    init = plan.settings.training.init_seed
+    seed = f" seed {init}" if init is not None and init != plan.settings.training.seed else ""
+    return f"{plan.name}-{plan.hash[:8]} {notation(values)}{seed}"
 
 
 def open_tracked_run(

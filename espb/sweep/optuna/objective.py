@@ -122,7 +122,11 @@ class Objective:
         outcome = run_one(cfg, quiet, cache=self.cache)
         res = outcome
         self.n_run += 1
-        summary = {k: finite(v) for k, v in outcome.summary.items()}
+        from espb.training.summary import replicate_mean
+
+        reps = outcome.replicates or [outcome]  # training.seeds: the mean over the seeds
+        summary = {k: finite(v) for k, v in replicate_mean([r.summary for r in reps]).items()}
+
         trial.set_user_attr("mlflow_run_id", res.run_id)
         trial.set_user_attr("config_hash", res.plan.hash)
         trial.set_user_attr("run_dir", str(res.run_dir))
