@@ -61,8 +61,11 @@ def compare(
     k: int = 3,
     seed: int = 0,
     only: tuple[str, ...] | None = None,
+    variants: dict | None = None,
 ) -> dict:
-    """Samples/s of each variant at ``lookback`` x ``patch`` x ``patch`` blocks of cube ``b``."""
+    """Samples/s of each variant at ``lookback`` x ``patch`` x ``patch`` blocks of cube ``b``.
+    ``variants``: name -> (models, fused) to time instead of the default set (the ablation of
+    ``benchmarks/fast_ablation.py``)."""
     from espb.models.replicates import replicate_losses
     from espb.training.blocks import BlockSource
 
@@ -87,7 +90,7 @@ def compare(
     )
     y = (torch.arange(batch) % 2).float()
     w = torch.linspace(0.5, 1.5, batch)
-    variants = _variants(lookback, patch, k)
+    variants = variants if variants is not None else _variants(lookback, patch, k)
     if only:
         variants = {name: v for name, v in variants.items() if name in only}
     state = {}
