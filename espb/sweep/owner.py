@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from filelock import Timeout, UnixFileLock
 
 from espb.errors import EspbError
 from espb.safeio import atomic_write
+from espb.signals import terminate_groups
 
 Say = Callable[[str], None]
 
@@ -52,15 +52,18 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
         f"died and left {len(groups)} process group(s) running ({', '.join(map(str, groups))}); "
         "stopping them so that no configuration runs twice"
     )
-    for g in groups:
-        os.killpg(g, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(_alive(g) for g in groups):
-        time.sleep(0.2)
-    for g in groups:
-        if _alive(g):
-            os.killpg(g, signal.SIGKILL)
+    terminate_groups(groups, _gone_within, wait)
     return groups
+
+
+def _gone_within(pgid: int, seconds: float) -> bool:
+    """Whether process group ``pgid`` (not a child of ours: polled) is gone within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while _alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 class SweepOwner:
