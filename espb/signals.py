@@ -4,7 +4,8 @@
   in the main thread, so a stop by a terminal (Ctrl-C), ``kill`` or a batch system runs the same
   clean-up as Ctrl-C; :func:`signals_ignored`: they are ignored while a clean-up runs.
 - :func:`terminate_groups` / :func:`stop_groups`: stop process groups: SIGTERM to each, wait
-  for them (all together) up to a grace period, then SIGKILL those still running.
+  for them (all together) up to a grace period, then SIGKILL those still running;
+  :func:`group_alive` probes one.
 - :func:`die_with_parent`: a child started with it is killed when its parent dies.
 """
 
@@ -73,6 +74,17 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member we may signal (a probe: signal 0)."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's group with that number: not ours
+        return False
 
 
 def terminate_groups(

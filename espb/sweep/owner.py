@@ -24,19 +24,9 @@ from filelock import Timeout, UnixFileLock
 
 from espb.errors import EspbError
 from espb.safeio import atomic_write
-from espb.signals import terminate_groups
+from espb.signals import group_alive, terminate_groups
 
 Say = Callable[[str], None]
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's group with that number: not ours
-        return False
 
 
 def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
@@ -44,7 +34,7 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
     the groups it stopped."""
     if record.get("host") != socket.gethostname():
         return []
-    groups = [int(g) for g in record.get("groups", []) if _alive(int(g))]
+    groups = [int(g) for g in record.get("groups", []) if group_alive(int(g))]
     if not groups:
         return []
     say(
@@ -59,7 +49,7 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
 def _gone_within(pgid: int, seconds: float) -> bool:
     """Whether process group ``pgid`` (not a child of ours: polled) is gone within ``seconds``."""
     deadline = time.monotonic() + seconds
-    while _alive(pgid):
+    while group_alive(pgid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.2)
