@@ -210,25 +210,11 @@ def _cell_classic(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, 
 
 
 @njit(parallel=True, cache=True)
-def _cells(
-    ev_day,
-    ev_mag,
-    start,
-    idx,
-    order,
-    i0,
-    nlon,
-    ndays,
-    dt,
-    classic,
-    thr,
-    slack,
-    dm,
-    b_max,
-    out_b,
-    out_n,
-    out_u,
-):
+def _cells(ev_day, ev_mag, start, idx, order, i0, nlon, classic, per_cell):
+    """Each cell of ``order``: its events' magnitudes and days, then the estimator's values for
+    every day; ``per_cell`` = (ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u), what
+    :func:`_cell_classic` / :func:`_cell_bpositive` take beside a cell's events."""
+    ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u = per_cell
     for q in prange(order.size):
         c = order[q]
         s = start[c]
@@ -291,23 +277,6 @@ def compute_stripe(
     # (numba's prange gives each thread one contiguous chunk of ``order``: deal them round-robin)
     srt = np.argsort(-np.diff(start), kind="stable").astype(np.int64)
     order = np.concatenate([srt[t::nthreads] for t in range(nthreads)])
-    _cells(
-        ev_day,
-        ev_mag,
-        start,
-        idx,
-        order,
-        i0,
-        lon_c.size,
-        ndays,
-        dt,
-        classic,
-        thr,
-        slack,
-        dm,
-        b_max,
-        out_b,
-        out_n,
-        out_u,
-    )
+    per_cell = (ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u)
+    _cells(ev_day, ev_mag, start, idx, order, i0, lon_c.size, classic, per_cell)
     return int(start[-1])
