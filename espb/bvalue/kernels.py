@@ -65,30 +65,11 @@ def _index_range(x, box, x0, res, lo, hi):
 
 
 @njit(cache=True)
-def _scan_pairs(
-    ev_lat,
-    ev_lon,
-    e0,
-    e1,
-    lat_c,
-    lon_c,
-    i0,
-    i1,
-    lat0,
-    lon0,
-    res,
-    box_lat,
-    box_lon,
-    metric,
-    rr,
-    t,
-    counts,
-    offs,
-    idx,
-    fill,
-):
-    """Visit the (event, cell) pairs of events [e0, e1) and rows [i0, i1): count them per cell
-    (``fill`` False) or write the event indices at the thread's offsets (``fill`` True)."""
+def _scan_pairs(ev_lat, ev_lon, e0, e1, stripe, t, counts, offs, idx, fill):
+    """Visit the (event, cell) pairs of events [e0, e1) and the rows of ``stripe`` (the
+    arguments of :func:`_build_lists` that place its cells): count them per cell (``fill``
+    False) or write the event indices at thread ``t``'s offsets (``fill`` True)."""
+    lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr = stripe
     nlon = lon_c.size
     # one cell of slack: the band is a quick filter, ``_within`` (with its tolerance) decides
     lat_lo = lat_c[i0] - box_lat - res
@@ -124,61 +105,22 @@ def _build_lists(
     n_ev = ev_lat.size
     counts = np.zeros((nthreads, ncell), np.int64)
     offs = np.empty((nthreads, ncell), np.int64)
-    idx = np.empty(0, np.int32)
-    for t in prange(nthreads):
-        _scan_pairs(
-            ev_lat,
-            ev_lon,
-            t * n_ev // nthreads,
-            (t + 1) * n_ev // nthreads,
-            lat_c,
-            lon_c,
-            i0,
-            i1,
-            lat0,
-            lon0,
-            res,
-            box_lat,
-            box_lon,
-            metric,
-            rr,
-            t,
-            counts,
-            offs,
-            idx,
-            False,
-        )
     start = np.zeros(ncell + 1, np.int64)
-    for c in range(ncell):
-        pos = start[c]
-        for t in range(nthreads):
-            offs[t, c] = pos
-            pos += counts[t, c]
-        start[c + 1] = pos
-    idx = np.empty(start[ncell], np.int32)
-    for t in prange(nthreads):
-        _scan_pairs(
-            ev_lat,
-            ev_lon,
-            t * n_ev // nthreads,
-            (t + 1) * n_ev // nthreads,
-            lat_c,
-            lon_c,
-            i0,
-            i1,
-            lat0,
-            lon0,
-            res,
-            box_lat,
-            box_lon,
-            metric,
-            rr,
-            t,
-            counts,
-            offs,
-            idx,
-            True,
-        )
+    idx = np.empty(0, np.int32)
+    stripe = (lat_c, lon_c, i0, i1, lat0, lon0, res, box_lat, box_lon, metric, rr)
+    for step in range(2):  # 0: count the pairs; 1: fill their slots
+        fill = step == 1
+        if fill:
+            for c in range(ncell):
+                pos = start[c]
+                for t in range(nthreads):
+                    offs[t, c] = pos
+                    pos += counts[t, c]
+                start[c + 1] = pos
+            idx = np.empty(start[ncell], np.int32)
+        for t in prange(nthreads):
+            e0, e1 = t * n_ev // nthreads, (t + 1) * n_ev // nthreads
+            _scan_pairs(ev_lat, ev_lon, e0, e1, stripe, t, counts, offs, idx, fill)
     return start, idx
 
 
@@ -268,25 +210,11 @@ def _cell_classic(m, dd, ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u, 
 
 
 @njit(parallel=True, cache=True)
-def _cells(
-    ev_day,
-    ev_mag,
-    start,
-    idx,
-    order,
-    i0,
-    nlon,
-    ndays,
-    dt,
-    classic,
-    thr,
-    slack,
-    dm,
-    b_max,
-    out_b,
-    out_n,
-    out_u,
-):
+def _cells(ev_day, ev_mag, start, idx, order, i0, nlon, classic, per_cell):
+    """Each cell of ``order``: its events' magnitudes and days, then the estimator's values for
+    every day; ``per_cell`` = (ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u), what
+    :func:`_cell_classic` / :func:`_cell_bpositive` take beside a cell's events."""
+    ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u = per_cell
     for q in prange(order.size):
         c = order[q]
         s = start[c]
@@ -349,23 +277,6 @@ def compute_stripe(
     # (numba's prange gives each thread one contiguous chunk of ``order``: deal them round-robin)
     srt = np.argsort(-np.diff(start), kind="stable").astype(np.int64)
     order = np.concatenate([srt[t::nthreads] for t in range(nthreads)])
-    _cells(
-        ev_day,
-        ev_mag,
-        start,
-        idx,
-        order,
-        i0,
-        lon_c.size,
-        ndays,
-        dt,
-        classic,
-        thr,
-        slack,
-        dm,
-        b_max,
-        out_b,
-        out_n,
-        out_u,
-    )
+    per_cell = (ndays, dt, thr, slack, dm, b_max, out_b, out_n, out_u)
+    _cells(ev_day, ev_mag, start, idx, order, i0, lon_c.size, classic, per_cell)
     return int(start[-1])

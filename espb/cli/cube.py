@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from espb.cli.console import err, out, parse_region, say
+from espb.cli.options import option_group
 from espb.errors import EspbError
 
 cube_app = typer.Typer(
@@ -40,27 +41,7 @@ CacheDir = Annotated[
 ]
 
 
-def _config(preset, dr, dt, start, end, region, mode, threshold, metric, sets):
-    from espb.bvalue.config import load_cube_config
-
-    region = parse_region(region) if region is not None else None
-    return load_cube_config(
-        preset,
-        sets,
-        dr=dr,
-        dt=dt,
-        start=start,
-        end=end,
-        region=region,
-        mode=mode,
-        threshold=threshold,
-        metric=metric,
-    )
-
-
-@cube_app.command("build")
-def build_cmd(
-    catalog: Catalog,
+def _cube_options(
     preset: Preset = "paper",
     dr: Dr = None,
     dt: Dt = None,
@@ -72,6 +53,32 @@ def build_cmd(
     metric: Metric = None,
     set_: Sets = None,
     cache_dir: CacheDir = None,
+) -> None:
+    """The cube's settings and cache: options of ``build`` and ``show`` (:func:`cube_options`)."""
+
+
+#: ``cube: CubeOptions = None`` in a command stands for the options of :func:`_cube_options`
+cube_options = option_group("cube", _cube_options)
+CubeOptions = dict[str, Any]
+
+#: the options that are fields of the cube's settings (None: the preset's)
+_FIELDS = ("dr", "dt", "start", "end", "region", "mode", "threshold", "metric")
+
+
+def _config(cube: CubeOptions):
+    from espb.bvalue.config import load_cube_config
+
+    fields = {k: cube[k] for k in _FIELDS}
+    if fields["region"] is not None:
+        fields["region"] = parse_region(fields["region"])
+    return load_cube_config(cube["preset"], cube["set_"], **fields)
+
+
+@cube_app.command("build")
+@cube_options
+def build_cmd(
+    catalog: Catalog,
+    cube: CubeOptions = None,
     rebuild: Annotated[bool, typer.Option(help="build again even if cached")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
@@ -81,7 +88,7 @@ def build_cmd(
     from espb.bvalue.cache import get_cube
     from espb.catalog.schema import load_events
 
-    cfg = _config(preset, dr, dt, start, end, region, mode, threshold, metric, set_)
+    cfg = _config(cube)
     events = load_events(catalog)
     with Progress(
         TextColumn("{task.description}"),
@@ -102,7 +109,9 @@ def build_cmd(
             style = "bold yellow" if message.startswith(("WARNING", "rebuilding")) else "dim"
             bar.console.print(f"[{style}]{escape(message)}[/{style}]", highlight=False)
 
-        res = get_cube(events, cfg, cache_dir, progress=progress, rebuild=rebuild, on_wait=notice)
+        res = get_cube(
+            events, cfg, cube["cache_dir"], progress=progress, rebuild=rebuild, on_wait=notice
+        )
         bar.update(task, note="done" if res.built else "found in cache")
     ds = res.open()  # lazy: only metadata is read here
     summary = {
@@ -146,7 +155,7 @@ def build_cmd(
         )
 
 
-def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir) -> Path:
+def _resolve_store(store: Path | None, catalog: Path | None, cube: CubeOptions) -> Path:
     if store is not None:
         return store
     if catalog is None:
@@ -154,9 +163,9 @@ def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir
     from espb.bvalue.cache import cache_root, check_store, cube_key, store_path
     from espb.catalog.schema import catalog_hash, load_events
 
-    cfg = _config(*cfg_args)
+    cfg = _config(cube)
     key = cube_key(catalog_hash(load_events(catalog)), cfg)
-    path = store_path(cache_root(cache_dir), cfg, key)
+    path = store_path(cache_root(cube["cache_dir"]), cfg, key)
     why = check_store(path, key)
     if why == "does not exist":
         raise EspbError(
@@ -171,6 +180,7 @@ def _resolve_store(store: Path | None, catalog: Path | None, cfg_args, cache_dir
 
 
 @cube_app.command("show")
+@cube_options
 def show_cmd(
     store: Annotated[
         Path | None, typer.Argument(help="cube store (.zarr); or use --catalog + settings")
@@ -200,17 +210,7 @@ def show_cmd(
             "large earthquake)"
         ),
     ] = None,
-    preset: Preset = "paper",
-    dr: Dr = None,
-    dt: Dt = None,
-    start: Start = None,
-    end: End = None,
-    region: Region = None,
-    mode: Mode = None,
-    threshold: Threshold = None,
-    metric: Metric = None,
-    set_: Sets = None,
-    cache_dir: CacheDir = None,
+    cube: CubeOptions = None,
 ) -> None:
     """Draw a day's b-value map and one cell's b and event-count time series to PNG."""
     from espb.bvalue.cache import open_cube
@@ -218,12 +218,7 @@ def show_cmd(
 
     notes = [_parse_mark(m) for m in mark or []]
 
-    path = _resolve_store(
-        store,
-        catalog,
-        (preset, dr, dt, start, end, region, mode, threshold, metric, set_),
-        cache_dir,
-    )
+    path = _resolve_store(store, catalog, cube)
     _refuse_overwrite(output, [p for p in (catalog, path) if p is not None])
     ds = open_cube(path)
     events = None

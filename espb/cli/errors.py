@@ -35,28 +35,6 @@ def describe_os_error(exc: OSError) -> str | None:
 
 
 @contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """SIGTERM (a batch scheduler's stop, ``kill``) raises ``KeyboardInterrupt`` like Ctrl-C
-    while in this context, so a run ends its MLflow run as KILLED instead of vanishing with it
-    RUNNING; main thread only (elsewhere nothing changes)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextmanager
 def user_errors(prog: str) -> Iterator[None]:
     """Turn an :class:`EspbError` or a user-fixable OSError into ``prog: error: ...`` and exit
     code 2."""

@@ -121,11 +121,15 @@ _task_started = False
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    from espb.cli.errors import stop_signals_interrupt, user_errors
+    import signal
+
+    from espb.cli.errors import user_errors
+    from espb.signals import interrupts
 
     global _task_started
     _task_started = True
-    with user_errors("espb-train"), stop_signals_interrupt():
+    # SIGTERM (a batch scheduler's stop, ``kill``) is Ctrl-C: the MLflow run ends KILLED
+    with user_errors("espb-train"), interrupts((signal.SIGTERM,)):
         return main_task(cfg)
 
 

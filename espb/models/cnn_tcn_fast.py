@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -276,20 +277,16 @@ class FastCnnTcn(CnnTcn):
     directions. ``pack`` (product width, 0 = unpacked) and ``fuse_spatial`` (compose spatial
     stages into the temporal product instead of a product of their own) tune the speed only."""
 
-    def __init__(
-        self,
-        lookback: int = 512,
-        patch: int = 32,
-        layout: str | None = None,
-        in_channels: int = 1,
-        negative_slope: float = 0.1,
-        conv_bias: bool = False,
-    ) -> None:
-        super().__init__(lookback, patch, layout, in_channels, negative_slope, conv_bias)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The arguments of :class:`CnnTcn` (its signature is this one's: ``__wrapped__``)."""
+        super().__init__(*args, **kwargs)
         self.pack = CPU_PACK_WIDTH
         self.fuse_spatial = False
         self.blocks = plan(self)
-        self.register_buffer("zorder", zorder_permutation(patch), persistent=False)
+        self.register_buffer("zorder", zorder_permutation(self.patch), persistent=False)
+
+    # inspect.signature (the registry's check of model keys) reads CnnTcn's arguments
+    __init__.__wrapped__ = CnnTcn.__init__  # type: ignore[attr-defined]
 
     def options(self) -> dict:
         return {

@@ -1,4 +1,4 @@
-"""Deterministic training settings for CPU and CUDA (docs/performance.md, "Determinism").
+"""Deterministic training settings for CPU and CUDA (docs/performance.md, "Determinism on CUDA").
 
 On CPU, espb's training is bit-reproducible with ``torch.use_deterministic_algorithms(True)``
 (every random choice is seeded; BLAS on a fixed thread count sums in a fixed order). On CUDA

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -25,18 +24,9 @@ from filelock import Timeout, UnixFileLock
 
 from espb.errors import EspbError
 from espb.safeio import atomic_write
+from espb.signals import group_alive, terminate_groups
 
 Say = Callable[[str], None]
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's group with that number: not ours
-        return False
 
 
 def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
@@ -44,7 +34,7 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
     the groups it stopped."""
     if record.get("host") != socket.gethostname():
         return []
-    groups = [int(g) for g in record.get("groups", []) if _alive(int(g))]
+    groups = [int(g) for g in record.get("groups", []) if group_alive(int(g))]
     if not groups:
         return []
     say(
@@ -52,15 +42,18 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
         f"died and left {len(groups)} process group(s) running ({', '.join(map(str, groups))}); "
         "stopping them so that no configuration runs twice"
     )
-    for g in groups:
-        os.killpg(g, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(_alive(g) for g in groups):
-        time.sleep(0.2)
-    for g in groups:
-        if _alive(g):
-            os.killpg(g, signal.SIGKILL)
+    terminate_groups(groups, _gone_within, wait)
     return groups
+
+
+def _gone_within(pgid: int, seconds: float) -> bool:
+    """Whether process group ``pgid`` (not a child of ours: polled) is gone within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 class SweepOwner:

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from espb.signals import interrupts
 from espb.sweep.owner import SweepOwner, own_sweep
-from espb.sweep.supervise import Say, interrupts, run_children, tracking_for_parallel
+from espb.sweep.supervise import Say, run_children, tracking_for_parallel
 
 #: seconds the multirun's processes have to stop after SIGTERM, then SIGKILL (and 10 s more)
 STOP_WAIT = 30.0

@@ -5,7 +5,6 @@ parallel and no ``tracking.uri`` is given."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,17 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from espb.errors import EspbError
-
-
-def die_with_parent() -> None:
-    """In a child before ``exec`` (``preexec_fn``): SIGKILL it when its parent dies (Linux
-    ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing). What the child started itself is stopped
-    by the next owner of the sweep (:mod:`espb.sweep.owner`)."""
-    import ctypes
-    import sys
-
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+from espb.signals import die_with_parent, stop_groups
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,13 +103,6 @@ def tracking_server(
         wait_healthy(url, proc)
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_groups([proc], term_wait=30.0, kill_wait=0.0, running_only=False)
         if log_path:
             log.close()

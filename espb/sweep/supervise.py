@@ -1,10 +1,12 @@
 """Child processes, stop signals and the tracking store of parallel jobs, for both sweep paths
 (``espb sweep run``: the Hydra multirun; ``espb optuna run``: the study's worker processes).
 
-- :func:`interrupts`: SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread, so a
-  stop by a terminal (Ctrl-C), ``kill`` or a batch system runs the same clean-up.
+- stop signals: :func:`espb.signals.interrupts` (SIGINT and SIGTERM raise ``KeyboardInterrupt``
+  in the main thread, so a stop by a terminal (Ctrl-C), ``kill`` or a batch system runs the same
+  clean-up) and :func:`espb.signals.signals_ignored`.
 - :func:`run_children`: start commands, each in its own process group, wait for them; on a stop,
-  forward SIGTERM to every group, then SIGKILL the groups that outlive the grace period.
+  forward SIGTERM to every group, then SIGKILL the groups that outlive the grace period
+  (:func:`espb.signals.stop_groups`).
 - :func:`tracking_for_parallel`: jobs that run in parallel without a given tracking URI log
   through a loopback MLflow server over the default SQLite store (SQLite locks under concurrent
   writers; the server serialises them).
@@ -13,83 +15,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from espb.sweep.server import die_with_parent
-
-#: the signals that stop a sweep: Ctrl-C and ``kill`` / a batch system's stop
-STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+from espb.signals import die_with_parent, interrupts, signals_ignored, stop_groups
 
 Say = Callable[[str], None]
-
-
-@contextmanager
-def interrupts(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
-    """Each of ``signals`` raises ``KeyboardInterrupt`` while in this context (main thread only;
-    elsewhere nothing changes). Explicit handlers: a shell's background job starts with SIGINT
-    ignored, and SIGTERM would otherwise end Python without its clean-up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = {s: signal.signal(s, handler) for s in signals}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-@contextmanager
-def signals_ignored(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
-    """``signals`` ignored while in this context (main thread only): a clean-up runs to its end."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def stop_groups(
-    procs: Sequence[subprocess.Popen], term_wait: float = 30.0, kill_wait: float = 10.0
-) -> None:
-    """Stop the process groups of ``procs`` still running: SIGTERM to each group, up to
-    ``term_wait`` s for their leaders to exit (all together), then SIGKILL to the groups whose
-    leader is still running (``term_wait`` 0: SIGKILL at once)."""
-    running = [p for p in procs if p.poll() is None]
-    if term_wait > 0:
-        for p in running:
-            _signal_group(p, signal.SIGTERM)
-    deadline = time.monotonic() + term_wait
-    for p in running:
-        try:
-            p.wait(timeout=max(deadline - time.monotonic(), 0.0) if term_wait > 0 else 0.0)
-        except subprocess.TimeoutExpired:
-            _signal_group(p, signal.SIGKILL)
-            try:
-                p.wait(timeout=kill_wait)
-            except subprocess.TimeoutExpired:
-                pass  # unkillable (uninterruptible I/O): its status stays None
 
 
 def run_children(

@@ -21,6 +21,7 @@ import torch
 from lightning.fabric import Fabric
 
 from espb.faults import failpoint
+from espb.models.determinism import configure_determinism
 from espb.training.blocks import BlockSource
 from espb.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from espb.training.config import TrainConfig
@@ -92,10 +93,13 @@ def make_fabric(cfg: TrainConfig) -> Fabric:
     if acc == "gpu":
         acc = "cuda"
     fabric = Fabric(accelerator=acc, devices=1, precision=cfg.precision)
-    if fabric.device.type == "cpu":
+    cpu = fabric.device.type == "cpu"
+    if cpu:
         tune_allocator()
-        if cfg.deterministic:
-            torch.use_deterministic_algorithms(True)
+    # before anything runs on the device (CUBLAS_WORKSPACE_CONFIG: before the first cuBLAS
+    # call); on CPU, as always, deterministic algorithms are switched on, never off
+    if cfg.deterministic or not cpu:
+        configure_determinism(fabric.device, cfg.deterministic)
     return fabric
 
 

@@ -4,6 +4,8 @@ writer (:mod:`.report`) saves them; nothing here writes files."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,28 @@ class Step:
     seconds: float = 0.0
 
 
+#: what a figure's function computes: the figure, its tables and its summary
+Figured = tuple[Figure, dict[str, pd.DataFrame], str]
+
+
+def figure(
+    key: str, paper: str, title: str
+) -> Callable[[Callable[..., Figured]], Callable[..., Step]]:
+    """A report step: the decorated function computes (figure, tables, summary); called, it
+    returns them as the :class:`Step` ``key`` (its files), ``paper`` (the figure it reproduces),
+    ``title``."""
+
+    def deco(fn: Callable[..., Figured]) -> Callable[..., Step]:
+        @functools.wraps(fn)
+        def step(*args: Any, **kwargs: Any) -> Step:
+            fig, tables, summary = fn(*args, **kwargs)
+            return Step(key, paper, title, fig, tables, summary)
+
+        return step
+
+    return deco
+
+
 @dataclass
 class Context:
     run: RunFolder
@@ -72,7 +96,8 @@ class Context:
         return self.inputs.cache_root
 
 
-def fig03(ctx: Context) -> Step:
+@figure("fig03_eq_per_segment", "Figure 3", "EQ samples per meta-epoch")
+def fig03(ctx: Context) -> Figured:
     s, t = ctx.inputs.samples, ctx.run.plan.settings.training
     l_mes = sorted({int(t.l_me), *map(int, ctx.opts.l_mes)})
     data = pd.concat(
@@ -101,17 +126,11 @@ def fig03(ctx: Context) -> Step:
                 f"(from {top['date']:%Y-%m-%d})"
             )
     fig = segments.eq_count_figure(data, ctx.annotations)
-    return Step(
-        "fig03_eq_per_segment",
-        "Figure 3",
-        "EQ samples per meta-epoch",
-        fig,
-        {"counts": data},
-        "; ".join(parts) or "no meta-epoch",
-    )
+    return fig, {"counts": data}, "; ".join(parts) or "no meta-epoch"
 
 
-def fig04(ctx: Context) -> Step:
+@figure("fig04_neq_availability", "Figure 4", "nEQ availability")
+def fig04(ctx: Context) -> Figured:
     s = ctx.inputs.samples
     ot = neq_pool.pool_over_time(
         s.pool, s.mean_counts, s.cfg.lookback, s.grid.date, ctx.inputs.bounds
@@ -134,17 +153,11 @@ def fig04(ctx: Context) -> Step:
         else "no forecast day"
     )
     table = cells.to_dataframe().reset_index()
-    return Step(
-        "fig04_neq_availability",
-        "Figure 4",
-        "nEQ availability",
-        fig,
-        {"per_day": ot, "map": table},
-        summ,
-    )
+    return fig, {"per_day": ot, "map": table}, summ
 
 
-def fig05(ctx: Context) -> Step:
+@figure("fig05_accuracy", "Figure 5 / E.12", "accuracy per meta-epoch")
+def fig05(ctx: Context) -> Figured:
     data = acc_mod.accuracy_data(ctx.run.metrics)
     fig = acc_mod.accuracy_figure(
         data, ctx.annotations, title=f"{ctx.run.name}: accuracy per meta-epoch (Figure 5)"
@@ -163,17 +176,11 @@ def fig05(ctx: Context) -> Step:
         if np.isfinite(lvl)
         else "no training-set accuracy recorded (run written before it was)"
     )
-    return Step(
-        "fig05_accuracy",
-        "Figure 5 / E.12",
-        "accuracy per meta-epoch",
-        fig,
-        {"accuracy": data},
-        "; ".join(parts),
-    )
+    return fig, {"accuracy": data}, "; ".join(parts)
 
 
-def fig07(ctx: Context) -> Step:
+@figure("fig07_weight_change", "Figure 7", "weight change per meta-epoch")
+def fig07(ctx: Context) -> Figured:
     mes, states = weights.load_snapshots(ctx.run.weights)
     data = weights.weight_changes(states, mes)
     ctx.extra["states"] = dict(zip(mes, states, strict=True))
@@ -190,17 +197,11 @@ def fig07(ctx: Context) -> Step:
         )
     else:
         summ = f"{len(mes)} snapshot(s): no change to show"
-    return Step(
-        "fig07_weight_change",
-        "Figure 7",
-        "weight change per meta-epoch",
-        fig,
-        {"changes": data},
-        summ,
-    )
+    return fig, {"changes": data}, summ
 
 
-def fig09(ctx: Context) -> Step:
+@figure("fig09_scores", "Figure 9 / E.14", "model output against magnitude and data density")
+def fig09(ctx: Context) -> Figured:
     pred, period = scores.period_predictions(ctx.run.predictions)
     mag = scores.score_by_magnitude(pred, period=period)
     cnt = scores.score_by_mean_count(pred, period=period)
@@ -223,17 +224,11 @@ def fig09(ctx: Context) -> Step:
         "mean_count": cnt.stats,
         "samples": pred[["sid", "meta_epoch", "phase", "label", "score", "mw", "mean_count"]],
     }
-    return Step(
-        "fig09_scores",
-        "Figure 9 / E.14",
-        "model output against magnitude and data density",
-        fig,
-        tables,
-        summ,
-    )
+    return fig, tables, summ
 
 
-def figB4(ctx: Context) -> Step:
+@figure("figB4_training_eq", "Figure B.4", "cumulative EQ samples in the training set")
+def figB4(ctx: Context) -> Figured:
     data = segments.training_eq_cumulative(
         ctx.inputs.table, ctx.inputs.meta_epochs, ctx.inputs.samples.grid.date
     )
@@ -247,17 +242,11 @@ def figB4(ctx: Context) -> Step:
             if len(before) and last["n_eq_train"]:
                 share = 1 - before["n_eq_train"].iloc[-1] / last["n_eq_train"]
                 summ += f"; {share:.0%} of them after {label or f'{d:%Y-%m-%d}'}"
-    return Step(
-        "figB4_training_eq",
-        "Figure B.4",
-        "cumulative EQ samples in the training set",
-        fig,
-        {"training": data},
-        summ,
-    )
+    return fig, {"training": data}, summ
 
 
-def figD10(ctx: Context) -> Step:
+@figure("figD10_roc", "Figure D.10 / E.15", "ROC with the optimal threshold")
+def figD10(ctx: Context) -> Figured:
     pred, period = scores.period_predictions(ctx.run.predictions)
     r = roc.roc_analysis(pred["label"].to_numpy(), pred["score"].to_numpy())
     fig = roc.roc_figure(r, title=f"ROC, {period} (Figure D.10 / E.15)")
@@ -269,17 +258,17 @@ def figD10(ctx: Context) -> Step:
             f"{m['accuracy'].iloc[1]:.3f} against {m['accuracy'].iloc[0]:.3f} at 0.5"
         )
     conf = pd.DataFrame(r.confusion, index=["true nEQ", "true EQ"], columns=["pred nEQ", "pred EQ"])
-    return Step(
-        "figD10_roc",
-        "Figure D.10 / E.15",
-        "ROC with the optimal threshold",
+    return (
         fig,
         {"curve": r.curve(), "metrics": r.metrics, "confusion": conf.reset_index(names="")},
         summ,
     )
 
 
-def figD11(ctx: Context) -> Step:
+@figure(
+    "figD11_roc_intervals", "Figure D.11 / E.16", "ROC for six intervals of the development period"
+)
+def figD11(ctx: Context) -> Figured:
     pred = ctx.run.predictions
     dev = pred[pred["phase"] == "dev"] if len(pred) else pred
     # the development period by the schedule (first validation day .. dev_end), not by the
@@ -294,11 +283,4 @@ def figD11(ctx: Context) -> Step:
         summ = "optimal thresholds " + ", ".join(
             f"{r.start:%Y-%m}: {r.threshold:.3g} (AUC {r.auc:.2f})" for r in table.itertuples()
         )
-    return Step(
-        "figD11_roc_intervals",
-        "Figure D.11 / E.16",
-        "ROC for six intervals of the development period",
-        fig,
-        {"intervals": table},
-        summ,
-    )
+    return fig, {"intervals": table}, summ

@@ -10,12 +10,13 @@ import json
 import pandas as pd
 
 from espb.evaluation.diagnostics import completeness, neq_pool, pool_grid, snapshots
-from espb.evaluation.diagnostics.steps import Context, Step
+from espb.evaluation.diagnostics.steps import Context, Figured, figure
 from espb.evaluation.diagnostics.weights import load_snapshots
 from espb.progress import Reporter
 
 
-def fig06(ctx: Context, rep: Reporter) -> Step:
+@figure("fig06_snapshots", "Figure 6 / E.13", "every snapshot on all later validation data")
+def fig06(ctx: Context, rep: Reporter) -> Figured:
     """Figure 6 with the run's block source (residual blocks when its autoencoder is on, from
     the autoencoder cache) on the run's training device."""
     from espb.training.autoencoder import block_source
@@ -72,14 +73,7 @@ def fig06(ctx: Context, rep: Reporter) -> Step:
         f"final cumulative accuracy of the snapshots: median {final.median():.3f}, range "
         f"{final.min():.3f}-{final.max():.3f}; always-latest {data.latest['acc_cumulative'].iloc[-1]:.3f}"
     )
-    return Step(
-        "fig06_snapshots",
-        "Figure 6 / E.13",
-        "every snapshot on all later validation data",
-        fig,
-        {"curves": data.curves, "latest": data.latest, "cost": cost},
-        summ,
-    )
+    return fig, {"curves": data.curves, "latest": data.latest, "cost": cost}, summ
 
 
 def _mc_key(ctx: Context, start, end, method: str) -> str:
@@ -97,7 +91,8 @@ def _mc_key(ctx: Context, start, end, method: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def figB3(ctx: Context) -> Step:
+@figure("figB3_completeness", "Figure B.3", "magnitude of completeness")
+def figB3(ctx: Context) -> Figured:
     """Figure B.3 over the cube's region and days, split at the development end. The table
     depends only on the catalog, region, dates and method: it is cached under
     ``<cache>/diagnostics/`` so that the runs of a sweep compute it once."""
@@ -126,17 +121,11 @@ def figB3(ctx: Context) -> Step:
                 f"{name}: Mc by year {y['mc'].min():.1f}-{y['mc'].max():.1f} "
                 f"(highest {int(y.loc[y['mc'].idxmax(), 'key'])})"
             )
-    return Step(
-        "figB3_completeness",
-        "Figure B.3",
-        "magnitude of completeness",
-        fig,
-        {"mc": table},
-        "; ".join(parts),
-    )
+    return fig, {"mc": table}, "; ".join(parts)
 
 
-def figB5(ctx: Context, rep: Reporter, cache) -> Step:
+@figure("figB5_neq_grid", "Figure B.5", "nEQ availability per setting")
+def figB5(ctx: Context, rep: Reporter, cache) -> Figured:
     vary = ctx.opts.pool_grid
     names = [k.rsplit(".", 1)[-1] for k in vary]
     configs = pool_grid.grid_configs(ctx.run.cfg, vary)
@@ -148,11 +137,4 @@ def figB5(ctx: Context, rep: Reporter, cache) -> Step:
         for _, r in tot.iterrows()
     )
     maps = grid.to_dataframe(name="n_candidate_days").reset_index()
-    return Step(
-        "figB5_neq_grid",
-        "Figure B.5",
-        "nEQ availability per setting",
-        fig,
-        {"totals": tot, "maps": maps},
-        summ,
-    )
+    return fig, {"totals": tot, "maps": maps}, summ

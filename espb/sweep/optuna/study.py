@@ -16,19 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from espb.errors import ConfigError
+from espb.signals import interrupts, signals_ignored
 from espb.sweep.optuna.report import best_trial, study_report
 from espb.sweep.optuna.space import check_space_keys, compose_job, job_overrides
 from espb.sweep.optuna.spec import StudySpec
 from espb.sweep.optuna.storage import masked, open_study, quiet_optuna, state_counts
 from espb.sweep.optuna.tracking import log_best, parent_run, study_store
 from espb.sweep.optuna.worker import run_worker, worker_command
-from espb.sweep.supervise import (
-    Say,
-    interrupts,
-    run_children,
-    signals_ignored,
-    tracking_for_parallel,
-)
+from espb.sweep.supervise import Say, run_children, tracking_for_parallel
 
 #: seconds a stopped worker has to mark its trial FAIL and enqueue the retry before SIGKILL
 WORKER_STOP_WAIT = 60.0

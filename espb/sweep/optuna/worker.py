@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from espb.signals import interrupts, signals_ignored
 from espb.sweep.optuna.objective import Objective, Surplus
 from espb.sweep.optuna.space import check_space_keys, compose_job, job_overrides
 from espb.sweep.optuna.spec import StudySpec
 from espb.sweep.optuna.storage import n_in, open_study, retry_callback
 from espb.sweep.optuna.tracking import ensure_parent as ensure_parent_run
-from espb.sweep.supervise import Say, interrupts, signals_ignored
+from espb.sweep.supervise import Say
 
 if TYPE_CHECKING:
     import optuna
