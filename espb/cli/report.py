@@ -82,9 +82,10 @@ def sweep_cmd(
             say(f"  {label}: none")
         else:
             factors = " ".join(f"{f}={row[f]}" for f in FACTORS)
+            seeds = f", mean of {row['n_seeds']} seeds" if row.get("n_seeds") else ""
             say(
-                f"  {label}: {describe_config(row)} acc {row['acc_all']:.3f} (n {row['n_all']}) "
-                f"run {row['run_id']} ({factors})"
+                f"  {label}: {describe_config(row)} acc {row['acc_all']:.3f} (n {row['n_all']}"
+                f"{seeds}) run {row['run_id']} ({factors})"
             )
     say(f"wrote {len(rep.paths)} files to {out}: {', '.join(rep.paths)}")
     if log:

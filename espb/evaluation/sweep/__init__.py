@@ -7,6 +7,8 @@ pycsep style: compute -> result -> figure -> writer.
 - :mod:`~espb.evaluation.sweep.analysis`: accuracy per period, best configurations, parameter
   effects, trajectories, histogram data (tables and dataclasses)
 - :mod:`~espb.evaluation.sweep.grid`: the layout of Figure C.9
+- :mod:`~espb.evaluation.sweep.seeds`: seed replicates: seed means, the seed noise and each
+  factor's F test against it
 - :mod:`~espb.evaluation.sweep.figures`: draw functions taking the computed data
 - :mod:`~espb.evaluation.sweep.writer`: the Markdown page with its tables and figures
 - :mod:`~espb.evaluation.sweep.data`: reading a sweep from MLflow, logging the report to it

@@ -104,12 +104,14 @@ def _config_rows(children: list[Any]) -> pd.DataFrame:
                 if r.info.end_time
                 else pd.NaT,
                 **{f: params.get(f) for f in FACTORS},
+                "seed": params.get("seed"),
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=["run_id", "run_name", "config_hash", "status", "start_time", "end_time", *FACTORS],
-    )
+    cols = ["run_id", "run_name", "config_hash", "status", "start_time", "end_time", *FACTORS]
+    df = pd.DataFrame(rows, columns=[*cols, "seed"])
+    # the initial-weight seed of a replicate (training.seeds); NaN for runs that did not log it
+    df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype(float)
+    return df
 
 
 def _dedupe(df: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +206,8 @@ def load_sweep(
 
     ``configs``: one row per configuration (child runs grouped by ``config_hash``: the most
     recent FINISHED run, else the most recent run) with ``run_id, run_name, config_hash, status,
-    start_time, end_time``, the six factors (typed) and ``has_predictions``. Only FINISHED runs
+    start_time, end_time``, the six factors (typed), ``seed`` (the initial-weight seed of a seed
+    replicate, NaN when the run did not log one) and ``has_predictions``. Only FINISHED runs
     count as finished; the others are listed with their status and no predictions.
     ``configs.attrs["parent"]`` holds the parent run's name, tags and params;
     ``configs.attrs["forecast"]`` (only when some run has them) the runs' development-period

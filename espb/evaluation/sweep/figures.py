@@ -1,7 +1,8 @@
 """The figures of a parameter search, drawn from computed results (matplotlib, Agg): paper
 Figures C.7 (parameter effects), C.8 (histograms), C.9 (all configurations) and 8 (accuracy over
-time). Each ``fig_*`` takes the data of :mod:`espb.evaluation.sweep.analysis` /
-:mod:`espb.evaluation.sweep.grid`, writes a PNG and returns its path. ``note`` adds a line to
+time), and the seed noise of a sweep with seed replicates. Each ``fig_*`` takes the data of
+:mod:`espb.evaluation.sweep.analysis` / :mod:`espb.evaluation.sweep.grid` /
+:mod:`espb.evaluation.sweep.seeds`, writes a PNG and returns its path. ``note`` adds a line to
 the title (e.g. what the accuracies were computed on).
 """
 
@@ -28,6 +29,7 @@ from espb.evaluation.sweep.factors import (
 )
 from espb.evaluation.sweep.grid import GridData, GridPanel, grid_shape
 from espb.evaluation.sweep.periods import PERIODS, period_span
+from espb.evaluation.sweep.seeds import SeedNoise
 
 #: colours of the levels: the baseline blue, then the others (Figure C.7)
 _LEVEL_COLOURS = (
@@ -350,4 +352,44 @@ def fig_trajectories(
     ax.set_ylabel("validation accuracy per meta-epoch")
     default = f"Validation accuracy over time, {traj['run_id'].nunique()} runs (Figure 8)"
     ax.set_title(_titled(title or default, note))
+    return _save(fig, path, plt)
+
+
+def fig_seed_noise(noise: SeedNoise, path: str | Path, top: int = 40, note: str = "") -> Path:
+    """Seed noise: left, the ``top`` best configurations by seed mean with min-max bars over
+    their seeds (best red, the others within one pooled SD of it orange, a band one pooled SD
+    below the best); right, each factor's effect (max - min of its level means) against the
+    pooled SD (dashed), bars red where the factor exceeds the seed spread. ``noise`` from
+    :func:`espb.evaluation.sweep.seeds.seed_noise`."""
+    plt = _pyplot()
+    t, fac, sd = noise.configs.head(top), noise.factors, noise.pooled_sd
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8), width_ratios=(2.2, 1))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.85, wspace=0.25)
+    x = np.arange(1, len(t) + 1)
+    close = set(noise.within_sd)
+    colours = [
+        "tab:red" if i == 0 else "tab:orange" if c in close else "tab:blue"
+        for i, c in enumerate(t["configuration"])
+    ]
+    err = [t["mean"] - t["min"], t["max"] - t["mean"]] if len(t) else None
+    a.errorbar(x, t["mean"], yerr=err, fmt="none", ecolor="0.6", lw=1, capsize=2)
+    a.scatter(x, t["mean"], c=colours, s=18, zorder=3)
+    if len(t) and math.isfinite(sd):
+        best = float(t["mean"].iloc[0])
+        a.axhspan(best - sd, best, color="tab:orange", alpha=0.12, lw=0)
+    a.set_xlabel(f"configuration, ranked by seed mean (best {len(t)} of {len(noise.configs)})")
+    a.set_ylabel(f"{noise.metric} (development period)")
+    a.set_title("seed mean, bars min-max over seeds; band: best - 1 pooled SD", fontsize=9)
+    yb = np.arange(len(fac))
+    bar = ["tab:red" if v.startswith("exceeds") else "tab:gray" for v in fac["verdict"]]
+    b.barh(yb, fac["effect"], color=bar)
+    if math.isfinite(sd):
+        b.axvline(sd, color="k", ls="--", lw=1, label=f"pooled SD {sd:.4f}")
+        b.legend(fontsize=8, loc="lower right")
+    b.set_yticks(yb, list(fac["factor"]))
+    b.invert_yaxis()
+    b.set_xlabel("effect: max - min of level means")
+    b.set_title("factor effect vs seed spread (red: p < 0.05)", fontsize=9)
+    head = f"Seed noise: {noise.n_obs} runs, pooled SD {sd:.4f} on {noise.df_pure} df"
+    fig.suptitle(_titled(head, note))
     return _save(fig, path, plt)

@@ -7,6 +7,10 @@ for the tables and figures, labelled so (:data:`~espb.evaluation.sweep.writer.PO
 When the sweep's runs logged development-period forecast metrics (``forecast.enabled=true``),
 the report also ranks the configurations by forecast skill beside accuracy
 (:mod:`~espb.evaluation.sweep.forecast_rank`).
+With seed replicates (``training.seeds``: runs of one configuration differing in the param
+``seed`` only), the selection and the tables use seed means and the report adds the seed noise
+(:mod:`~espb.evaluation.sweep.seeds`); a sweep with one seed per configuration reports exactly
+as before (its ``seed`` column is dropped).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from espb.evaluation.sweep.analysis import (
 from espb.evaluation.sweep.data import load_sweep, log_report
 from espb.evaluation.sweep.factors import infer_levels
 from espb.evaluation.sweep.forecast_rank import ForecastRanking, forecast_ranking
+from espb.evaluation.sweep.seeds import SeedNoise, has_replicates, seed_means, seed_noise
 from espb.evaluation.sweep.writer import write_report
 
 PHASES = ("dev", "all")
@@ -61,6 +66,41 @@ class SweepReport:
     logged: bool
     #: forecast skill beside accuracy (None: no run logged development forecast metrics)
     forecast: ForecastRanking | None = None
+    #: the seed noise (None: one seed per configuration)
+    seeds: SeedNoise | None = None
+
+
+@dataclass
+class SweepTables:
+    """The accuracy tables of a sweep, one row per run: ``selection`` (development period,
+    selects), ``acc`` and ``shown`` (the predictions) of the report's phase, and ``seeds`` (the
+    seed noise of ``selection``; None with one seed per configuration)."""
+
+    selection: pd.DataFrame
+    acc: pd.DataFrame
+    shown: pd.DataFrame
+    seeds: SeedNoise | None
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """What the best configurations are chosen from: ``selection``, averaged over seeds
+        when there are replicates."""
+        return self.selection if self.seeds is None else seed_means(self.selection)
+
+
+def sweep_tables(configs: pd.DataFrame, preds: pd.DataFrame, phase: str) -> SweepTables:
+    """The accuracies of ``configs`` (one row per run, from :func:`load_sweep`) on ``preds``:
+    the development period for the selection, ``phase`` for the tables. Without seed
+    replicates the ``seed`` column is dropped, so that the report is what it was before seeds."""
+    rep = has_replicates(configs)
+    if not rep:
+        configs = configs.drop(columns=["seed"], errors="ignore")
+    selection = period_accuracy(preds, configs, phase=SELECTION_PHASE)
+    if phase == "dev":
+        acc, shown = selection, preds[preds["phase"] == SELECTION_PHASE]
+    else:
+        acc, shown = period_accuracy(preds, configs, phase=None), preds
+    return SweepTables(selection, acc, shown, seed_noise(selection) if rep else None)
 
 
 def _meta(experiment: str, uri: str, parent: str, configs: pd.DataFrame, phase: str) -> dict:
@@ -105,24 +145,21 @@ def report_sweep(
     say = progress or (lambda msg: None)
     configs, preds, parent = load_sweep(tracking_uri, experiment, out_dir / "predictions", say)
     say("computing accuracies and drawing figures")
-    selection = period_accuracy(preds, configs, phase=SELECTION_PHASE)
-    if phase == "dev":
-        acc, shown = selection, preds[preds["phase"] == SELECTION_PHASE]
-    else:
-        acc, shown = period_accuracy(preds, configs, phase=None), preds
+    t = sweep_tables(configs, preds, phase)
     meta = _meta(experiment, tracking_uri, parent, configs, phase)
-    meta.update(_links(tracking_uri, experiment, configs, selection))
+    meta.update(_links(tracking_uri, experiment, configs, t.ranked))
 
-    ranking = forecast_ranking(selection, configs.attrs.get("forecast", {}))
+    ranking = forecast_ranking(t.selection, configs.attrs.get("forecast", {}))
     paths = write_report(
-        acc,
-        shown,
+        t.acc,
+        t.shown,
         configs,
         out_dir,
         f"Parameter search report: {experiment}",
         meta,
-        selection=None if phase == "dev" else selection,
+        selection=None if phase == "dev" else t.selection,
         forecast=ranking,
+        seeds=t.seeds,
     )
     if log:
         say(f"logging the report to parent run {parent}")
@@ -134,9 +171,10 @@ def report_sweep(
         phase,
         configs,
         n_fin,
-        len(shown),
-        best_configs(selection),
+        len(t.shown),
+        best_configs(t.ranked),
         paths,
         log,
         ranking,
+        t.seeds,
     )

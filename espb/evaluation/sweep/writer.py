@@ -5,6 +5,10 @@ Appendix C.1 and Figure 8. Computes with :mod:`~espb.evaluation.sweep.analysis` 
 Model selection (the best configurations) uses the development period only. When the tables
 and figures hold more than that (``espb report sweep --phase all``), the development-period
 accuracies come as ``selection`` and everything else is labelled :data:`POOLED`.
+
+With seed replicates (:mod:`~espb.evaluation.sweep.seeds`), the tables, figures and the
+selection use the seed means (one row per configuration), ``accuracy_by_period.csv`` keeps every
+run, and a "Seed noise" section with its own files is added; without, nothing changes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from espb.evaluation.sweep.figures import (
     fig_grid,
     fig_histograms,
     fig_parameter_effects,
+    fig_seed_noise,
     fig_trajectories,
 )
 from espb.evaluation.sweep.forecast_rank import (
@@ -44,6 +49,7 @@ from espb.evaluation.sweep.forecast_rank import (
 )
 from espb.evaluation.sweep.grid import grid_data
 from espb.evaluation.sweep.periods import PERIODS, acc_col, n_col, period_span
+from espb.evaluation.sweep.seeds import SeedNoise, seed_means
 
 #: the label of tables and figures over development and test predictions together
 POOLED = "pooled dev+test, not used for selection"
@@ -133,11 +139,19 @@ def _effects_table(effects: pd.DataFrame) -> list[str]:
     return _md_table(["factor", "level", *PERIODS, "n"], erows)
 
 
-def _header(acc: pd.DataFrame, title: str, meta: Mapping[str, Any] | None, lv: dict) -> list[str]:
+def _header(
+    acc: pd.DataFrame, title: str, meta: Mapping[str, Any] | None, lv: dict, seeds: bool
+) -> list[str]:
     n_with = int((acc["n_all"] > 0).sum()) if len(acc) else 0
     lines = [f"# {title}", ""]
     for k, v in (meta or {}).items():
         lines.append(f"- {k}: {v}")
+    if seeds:
+        lines.append(
+            "- seed replicates: the periods, best configurations, top 20, parameter effects and "
+            "figures use each configuration's seed mean (its run: the lowest seed's); "
+            "accuracy_by_period.csv has every run; see Seed noise"
+        )
     return lines + [
         f"- configurations with predictions: {n_with} of {len(acc)}",
         "- accuracy: correct / samples, pooled over all meta-epochs of a period "
@@ -155,8 +169,9 @@ def _markdown(
     meta: Mapping[str, Any] | None,
     lv: dict,
     note: str,
+    seeds: bool = False,
 ) -> list[str]:
-    lines = _header(acc, title, meta, lv)
+    lines = _header(acc, title, meta, lv, seeds)
     if note:
         lines.append(
             "- model selection (best configurations): the development period only; the "
@@ -197,6 +212,83 @@ def _markdown(
     ]
 
 
+def _seed_factor_rows(noise: SeedNoise) -> list[list[Any]]:
+    return [
+        [
+            r["factor"],
+            r["levels"],
+            _fmt(r["effect"], 4),
+            _fmt(r["pooled_sd"], 4),
+            _fmt(r["F"], 2),
+            f"{r['df1']}, {r['df2']}",
+            "–" if missing(r["p"]) else f"{r['p']:.3g}",
+            r["verdict"],
+        ]
+        for r in noise.factors.to_dict("records")
+    ]
+
+
+def _seed_section(noise: SeedNoise, k: int = 10) -> list[str]:
+    """The "Seed noise" section: the factor verdicts, the top ``k`` configurations by seed
+    mean, the configurations within one pooled SD of the best, best by mean vs lowest seed."""
+    t = noise.configs
+    top = [
+        [
+            i + 1,
+            r["configuration"],
+            f"{_fmt(r['mean'], 4)} ± {_fmt(r['sd'], 4)}",
+            f"{_fmt(r['min'], 4)} – {_fmt(r['max'], 4)}",
+            r["n_seeds"],
+            ", ".join("?" if s is None else str(s) for s in r["seeds"]),
+        ]
+        for i, r in enumerate(t.head(k).to_dict("records"))
+    ]
+    same = {True: "the same", False: "**different**", None: "–"}[noise.same_best]
+    heads = ["factor", "levels", "effect", "pooled SD", "F", "df", "p", "verdict"]
+    return [
+        "",
+        "## Seed noise",
+        "",
+        f"{noise.n_obs} runs of {len(t)} configurations ({int((t['n_seeds'] > 1).sum())} with "
+        f"two or more seeds), development-period accuracy {noise.metric}. Pooled within-"
+        f"configuration (pure-error) SD **{_fmt(noise.pooled_sd, 4)}** on {noise.df_pure} df.",
+        "",
+        "One-way main-effect F of each factor against pure (replicate) error: a factor whose "
+        "effect is not larger than what re-seeding the same configuration produces is not a "
+        "finding. Effect: max − min of the factor's level means. Main effects only, normal "
+        "errors with equal variance; p < 0.05 per factor, not corrected for several factors. "
+        "Factors with one level are not tested.",
+        "",
+        *(_md_table(heads, _seed_factor_rows(noise)) if len(noise.factors) else ["(none)"]),
+        "",
+        f"Top {min(k, len(t))} configurations by seed mean:",
+        "",
+        *_md_table(["#", "configuration", "mean ± SD", "min – max", "n", "seeds"], top),
+        "",
+        f"- within one pooled SD of the best mean: {len(noise.within_sd)} configuration(s): "
+        + (", ".join(noise.within_sd) or "–"),
+        f"- best by seed mean: {noise.best or '–'}; best by seed {noise.first_seed} alone: "
+        f"{noise.best_by_first or '–'} ({same})",
+        "",
+        "![Seed noise](fig_seed_noise.png)",
+        "",
+    ]
+
+
+def _write_seed_noise(noise: SeedNoise, out: Path) -> dict[str, Path]:
+    """``seed_noise.csv`` (per configuration), ``factor_vs_seed.csv`` (per factor) and
+    ``fig_seed_noise.png`` (development period, whatever the phase of the other tables)."""
+    paths = {n: out / n for n in ("seed_noise.csv", "factor_vs_seed.csv")}
+    table = noise.configs.assign(
+        seeds=[";".join("" if s is None else str(s) for s in v) for v in noise.configs["seeds"]],
+        run_ids=[";".join(v) for v in noise.configs["run_ids"]],
+    )
+    table.to_csv(paths["seed_noise.csv"], index=False)
+    noise.factors.to_csv(paths["factor_vs_seed.csv"], index=False)
+    paths["fig_seed_noise.png"] = fig_seed_noise(noise, out / "fig_seed_noise.png")
+    return paths
+
+
 def write_report(
     acc: pd.DataFrame,
     preds: pd.DataFrame,
@@ -206,6 +298,7 @@ def write_report(
     meta: Mapping[str, Any] | None = None,
     selection: pd.DataFrame | None = None,
     forecast: ForecastRanking | None = None,
+    seeds: SeedNoise | None = None,
 ) -> dict[str, Path]:
     """Write the sweep report (paper Appendix C.1 and Figure 8) to ``out_dir``:
     ``sweep_report.md``, ``accuracy_by_period.csv`` (all runs), ``parameter_effects.csv`` and
@@ -218,16 +311,24 @@ def write_report(
     figures are labelled :data:`POOLED`. None: ``acc`` is the development period and selects.
     ``forecast``: the forecast-skill ranking (:mod:`~espb.evaluation.sweep.forecast_rank`);
     when given, also ``forecast_ranking.csv``, ``fig_forecast_vs_accuracy.png`` and a section
-    of the page (nothing changes without it). Returns file name -> path."""
+    of the page (nothing changes without it). ``seeds``: the seed noise of a sweep with seed
+    replicates (:func:`~espb.evaluation.sweep.seeds.seed_noise`); when given, ``acc`` and
+    ``selection`` (one row per run) are averaged over seeds for everything but
+    ``accuracy_by_period.csv``, and ``seed_noise.csv``, ``factor_vs_seed.csv``,
+    ``fig_seed_noise.png`` and a section of the page are added. Returns file name -> path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     note = "" if selection is None else POOLED
+    runs = acc
+    if seeds is not None:
+        acc = seed_means(acc)
+        selection = None if selection is None else seed_means(selection)
     lv = resolve_levels(acc)
     effects = parameter_effects(acc, lv)
     traj = trajectories(preds)
     best = best_configs(acc if selection is None else selection)
     paths: dict[str, Path] = {}
-    for name, table in (("accuracy_by_period.csv", acc), ("parameter_effects.csv", effects)):
+    for name, table in (("accuracy_by_period.csv", runs), ("parameter_effects.csv", effects)):
         paths[name] = out / name
         table.to_csv(paths[name], index=False)
     for name, draw in (
@@ -240,7 +341,10 @@ def write_report(
         ("fig_8_trajectories.png", lambda q: fig_trajectories(traj, configs, q, lv, note=note)),
     ):
         paths[name] = draw(out / name)
-    lines = _markdown(acc, effects, best, title, meta, lv, note)
+    lines = _markdown(acc, effects, best, title, meta, lv, note, seeds is not None)
+    if seeds is not None:
+        paths.update(_write_seed_noise(seeds, out))
+        lines += _seed_section(seeds)
     if forecast is not None:
         paths["forecast_ranking.csv"] = out / "forecast_ranking.csv"
         forecast.table.to_csv(paths["forecast_ranking.csv"], index=False)
