@@ -16,6 +16,7 @@ same batches, with the same initial weights and the same torch thread count, one
   temporal one (``fuse_spatial=True``) instead of applied one after the other.
 
 The cube is random (N(1, 0.2), float32, no NaN): the step's cost does not depend on the values.
+glibc's allocator is tuned first, as a training run does (``espb.training.perf.tune_allocator``).
 Each variant's samples/s is the median (and min) over ``--repeats`` rotated repeats of
 ``--steps`` steps; the speed-up of each is against ``reference`` in the same repeat.
 
@@ -106,6 +107,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/fast_ablation.json"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    from espb.training.perf import tune_allocator
+
+    tune_allocator()  # as training does (make_fabric): no page faults on every large allocation
     patch = 32
     results = []
     for lb in a.lookbacks:

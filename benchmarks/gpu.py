@@ -142,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
+    if device.type == "cpu":
+        from espb.training.perf import tune_allocator
+
+        tune_allocator()  # as a training run on CPU does (make_fabric)
     settings = configure_determinism(device, not a.nondeterministic)
     lookback, patch = (16, 4) if a.tiny else (512, 32)
     batches = [4] if a.tiny else [int(b) for b in a.batches.split(",")]

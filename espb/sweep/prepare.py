@@ -39,6 +39,7 @@ def build_ae_task(cfg: DictConfig) -> dict:
     there is one (the paper-scale fit), else on one CPU thread per process."""
     import torch
 
+    from espb.models.determinism import configure_determinism
     from espb.training.autoencoder import autoencoder_for
     from espb.training.inputs import build_inputs
     from espb.training.plan import plan_run
@@ -46,6 +47,8 @@ def build_ae_task(cfg: DictConfig) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(1)
+    else:  # the CUDA settings of make_fabric (docs/performance.md "Determinism on CUDA")
+        configure_determinism(device, bool(cfg.training.deterministic))
     t0 = time.perf_counter()
     rep = quiet()
     plan = plan_run(cfg)

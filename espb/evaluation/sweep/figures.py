@@ -389,7 +389,7 @@ def fig_seed_noise(noise: SeedNoise, path: str | Path, top: int = 40, note: str 
     b.set_yticks(yb, list(fac["factor"]))
     b.invert_yaxis()
     b.set_xlabel("effect: max - min of level means")
-    b.set_title("factor effect vs seed spread (red: p < 0.05)", fontsize=9)
+    b.set_title("factor effect vs seed spread (red: exceeds, seed-blocked p < 0.05)", fontsize=9)
     head = f"Seed noise: {noise.n_obs} runs, pooled SD {sd:.4f} on {noise.df_pure} df"
     fig.suptitle(_titled(head, note))
     return _save(fig, path, plt)

@@ -7,14 +7,22 @@ runs (MLflow child runs, each its own ``config_hash``) that share it and differ 
 ``seed`` only. The accuracy is the one model selection ranks by: ``acc_all`` of
 ``period_accuracy(phase="dev")`` (:func:`espb.evaluation.sweep.analysis.best_configs`).
 
-The test (:func:`factor_tests`): one-way main-effect F against pure (replicate) error; a factor
-whose effect is not larger than what re-seeding the same configuration produces is not a
-finding. For factor f with levels l, over all N replicate observations y with grand mean ȳ,
+The verdict (:func:`factor_tests`): a factor whose effect is not larger than what re-seeding the
+same configuration produces is not a finding. Replicate ``s`` starts every configuration of one
+architecture from the *same* initial weights, so seed is crossed with the factors and the
+replicate errors of one seed are shared across configurations (a seed can favour a whole level,
+e.g. every AE-ON run). The verdict therefore comes from the **seed-blocked** test
+(:func:`blocked_test`): the factor's level means within each seed, ``M[l, s]``, as a two-way
+table without replication; ``F = MS_level / MS_level×seed`` on ``(L − 1, (L − 1)(S − 1))``
+degrees of freedom - for two levels the paired t-test over seeds of the factor's per-seed
+effect (``t² = F``): "does every seed's sweep show the same effect?". With three seeds it has
+2 denominator df and confirms only large, consistent effects. Beside it, for independent
+replicates, the pooled test: one-way main-effect F against pure (replicate) error. For factor f with levels l, over all N replicate observations y with grand mean ȳ,
 ``SS_f = Σ_l N_l (ȳ_l − ȳ)²``, ``MS_f = SS_f / (L − 1)``; the pure-error mean square is the
 pooled within-configuration variance ``MS_pure = Σ_i Σ_j (y_ij − ȳ_i)² / Σ_i (n_i − 1)``;
 ``F = MS_f / MS_pure`` on (L − 1, Σ(n_i − 1)) degrees of freedom, ``p = scipy.stats.f.sf``.
 In a balanced design SS_f is the main-effect SS of the additive model ``acc ~ C(f1) + ...``.
-Assumptions: replicates differ by their initial weights only (the data seed is shared), normal
+The pooled test decides only where fewer than two seeds cover every level. Assumptions: replicates differ by their initial weights only (the data seed is shared), normal
 errors with equal variance in every configuration, main effects only (no interactions); p < 0.05
 is per factor, not corrected for testing several factors.
 
@@ -174,10 +182,52 @@ def pure_error(d: pd.DataFrame) -> tuple[float, int]:
     return ss, int((g.count() - 1).sum())
 
 
+def blocked_test(d: pd.DataFrame, factor: str) -> dict[str, Any]:
+    """The seed-blocked test of ``factor`` (module docstring) on the replicate observations
+    ``d`` (``_seed``, the factor, :data:`METRIC`): the level x seed table of mean accuracies
+    over the seeds that have every level, ``seed_effects`` (per seed: level 2 − level 1 for two
+    levels, else max − min), ``F_seed``, ``df_seed`` = (L − 1, (L − 1)(S − 1)), ``p_seed``
+    (NaN with fewer than two such seeds)."""
+    lv = d[factor].map(lambda v: None if missing(v) else py(v))
+    m = d.groupby([lv, d["_seed"]], dropna=False)[METRIC].mean().unstack("_seed")
+    m = m.loc[:, m.notna().all(axis=0) & m.columns.notna()]  # seeds with every level
+    L, S = m.shape
+    out: dict[str, Any] = {"seed_effects": [], "F_seed": math.nan, "p_seed": math.nan}
+    out["df_seed"] = (L - 1, (L - 1) * (S - 1))
+    if L < 2 or S < 1:
+        return out
+    v = m.to_numpy(float)
+    out["seed_effects"] = [float(e) for e in (v[1] - v[0] if L == 2 else v.max(0) - v.min(0))]
+    if S < 2:
+        return out
+    grand = v.mean()
+    ss = S * float(((v.mean(1) - grand) ** 2).sum())
+    resid = v - v.mean(1, keepdims=True) - v.mean(0, keepdims=True) + grand
+    ss_int = float((resid**2).sum())
+    df1, df2 = out["df_seed"]
+    if ss_int <= 1e-30 * max(ss, 1e-300):
+        out["F_seed"], out["p_seed"] = (math.inf, 0.0) if ss > 0 else (math.nan, math.nan)
+        return out
+    out["F_seed"] = (ss / df1) / (ss_int / df2)
+    out["p_seed"] = float(stats.f.sf(out["F_seed"], df1, df2))
+    return out
+
+
+def _verdict(p_seed: float, p: float) -> tuple[str, str]:
+    """The verdict and the test it comes from: seed-blocked where it can be computed."""
+    if not math.isnan(p_seed):
+        return (EXCEEDS if p_seed < ALPHA else WITHIN), "seed-blocked"
+    if not math.isnan(p):
+        return (EXCEEDS if p < ALPHA else WITHIN), "pooled"
+    return UNTESTABLE, "–"
+
+
 def factor_tests(d: pd.DataFrame, ms_pure: float, df_pure: int) -> pd.DataFrame:
-    """Per factor with two or more levels among the replicate observations ``d``: the one-way
-    main-effect F against pure (replicate) error (module docstring), the effect (max − min of
-    the level means) and the verdict, :data:`EXCEEDS` when p < :data:`ALPHA`."""
+    """Per factor with two or more levels among the replicate observations ``d``: the effect
+    (max − min of the level means), the pooled one-way main-effect F against pure (replicate)
+    error, the seed-blocked F (:func:`blocked_test`) and the verdict (module docstring):
+    :data:`EXCEEDS` when the seed-blocked p < :data:`ALPHA` (the pooled p where fewer than two
+    seeds cover every level)."""
     y = d[METRIC].to_numpy(float)
     grand = float(y.mean()) if len(y) else math.nan
     rows = []
@@ -196,7 +246,8 @@ def factor_tests(d: pd.DataFrame, ms_pure: float, df_pure: int) -> pd.DataFrame:
         else:
             F = ms / ms_pure if ms_pure > 0 else math.inf
             p = float(stats.f.sf(F, df1, df_pure))
-        verdict = UNTESTABLE if math.isnan(p) else EXCEEDS if p < ALPHA else WITHIN
+        blocked = blocked_test(d, f)
+        verdict, test = _verdict(blocked["p_seed"], p)
         rows.append(
             {
                 "factor": f,
@@ -210,11 +261,14 @@ def factor_tests(d: pd.DataFrame, ms_pure: float, df_pure: int) -> pd.DataFrame:
                 "df1": df1,
                 "df2": df_pure,
                 "p": p,
+                **blocked,
                 "verdict": verdict,
+                "test": test,
             }
         )
     cols = ["factor", "levels", "effect", "pooled_sd", "ss", "ms", "ms_pure", "F", "df1", "df2"]
-    return pd.DataFrame(rows, columns=[*cols, "p", "verdict"])
+    more = ["p", "seed_effects", "F_seed", "df_seed", "p_seed", "verdict", "test"]
+    return pd.DataFrame(rows, columns=[*cols, *more])
 
 
 def _best_by_first(d: pd.DataFrame) -> tuple[int | None, str | None]:

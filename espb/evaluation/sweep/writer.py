@@ -212,17 +212,24 @@ def _markdown(
     ]
 
 
+def _p(v: Any) -> str:
+    return "–" if missing(v) else f"{v:.3g}"
+
+
 def _seed_factor_rows(noise: SeedNoise) -> list[list[Any]]:
     return [
         [
             r["factor"],
             r["levels"],
             _fmt(r["effect"], 4),
-            _fmt(r["pooled_sd"], 4),
+            ", ".join(f"{e:+.3f}" for e in r["seed_effects"]) or "–",
+            _fmt(r["F_seed"], 2),
+            "{}, {}".format(*r["df_seed"]),
+            _p(r["p_seed"]),
             _fmt(r["F"], 2),
             f"{r['df1']}, {r['df2']}",
-            "–" if missing(r["p"]) else f"{r['p']:.3g}",
-            r["verdict"],
+            _p(r["p"]),
+            f"{r['verdict']} ({r['test']})" if r["test"] == "pooled" else r["verdict"],
         ]
         for r in noise.factors.to_dict("records")
     ]
@@ -244,7 +251,8 @@ def _seed_section(noise: SeedNoise, k: int = 10) -> list[str]:
         for i, r in enumerate(t.head(k).to_dict("records"))
     ]
     same = {True: "the same", False: "**different**", None: "–"}[noise.same_best]
-    heads = ["factor", "levels", "effect", "pooled SD", "F", "df", "p", "verdict"]
+    heads = ["factor", "levels", "effect", "per-seed effects", "F", "df", "p"]
+    heads += ["F pooled", "df pooled", "p pooled", "verdict"]
     return [
         "",
         "## Seed noise",
@@ -253,11 +261,15 @@ def _seed_section(noise: SeedNoise, k: int = 10) -> list[str]:
         f"two or more seeds), development-period accuracy {noise.metric}. Pooled within-"
         f"configuration (pure-error) SD **{_fmt(noise.pooled_sd, 4)}** on {noise.df_pure} df.",
         "",
-        "One-way main-effect F of each factor against pure (replicate) error: a factor whose "
-        "effect is not larger than what re-seeding the same configuration produces is not a "
-        "finding. Effect: max − min of the factor's level means. Main effects only, normal "
-        "errors with equal variance; p < 0.05 per factor, not corrected for several factors. "
-        "Factors with one level are not tested.",
+        "A factor whose effect is not larger than what re-seeding the same configuration "
+        "produces is not a finding. Effect: max − min of the factor's level means; per-seed "
+        "effects: the same within each seed (level 2 − level 1). Verdict from the seed-blocked "
+        "F (F, df, p): the factor's level means per seed against their level × seed "
+        "interaction, because one seed starts every configuration from the same weights (two "
+        "levels: the paired t-test of the per-seed effects, t² = F). Pooled: one-way F against "
+        "pure (replicate) error, valid for independent replicates only. Main effects only, "
+        "normal errors; p < 0.05 per factor, not corrected for several factors. Factors with "
+        "one level are not tested.",
         "",
         *(_md_table(heads, _seed_factor_rows(noise)) if len(noise.factors) else ["(none)"]),
         "",
@@ -284,7 +296,11 @@ def _write_seed_noise(noise: SeedNoise, out: Path) -> dict[str, Path]:
         run_ids=[";".join(v) for v in noise.configs["run_ids"]],
     )
     table.to_csv(paths["seed_noise.csv"], index=False)
-    noise.factors.to_csv(paths["factor_vs_seed.csv"], index=False)
+    fac = noise.factors.assign(
+        seed_effects=[";".join(f"{e:.6g}" for e in v) for v in noise.factors["seed_effects"]],
+        df_seed=[f"{a};{b}" for a, b in noise.factors["df_seed"]],
+    )
+    fac.to_csv(paths["factor_vs_seed.csv"], index=False)
     paths["fig_seed_noise.png"] = fig_seed_noise(noise, out / "fig_seed_noise.png")
     return paths
 

@@ -102,7 +102,7 @@ def test_three_seeds_add_the_section_and_rank_by_seed_means(
     assert paths["fig_seed_noise.png"].read_bytes()[:8] == PNG
     md = paths["sweep_report.md"].read_text()
     section = md.split("## Seed noise", 1)[1]
-    assert "One-way main-effect F" in section and "not corrected" in section
+    assert "seed-blocked F" in section and "not corrected" in section
     assert "| M_lim | 2 |" in section and "exceeds seed spread" in section
     assert "within one pooled SD of the best mean" in section
     assert "best by seed 0 alone" in section and "](fig_seed_noise.png)" in section

@@ -58,7 +58,11 @@ def test_hand_computed_two_configurations() -> None:
     assert row["ss"] == pytest.approx(0.04) and row["F"] == pytest.approx(8.0)
     assert row["p"] == pytest.approx(stats.f.sf(8.0, 1, 2))
     assert row["effect"] == pytest.approx(0.2)
-    assert row["verdict"] == WITHIN  # p = 0.106: two seeds each are not enough
+    assert row["p"] > 0.05  # pooled: p = 0.106, two seeds each are not enough
+    # seed-blocked: both seeds show the same +0.2, no level x seed interaction at all
+    assert row["seed_effects"] == pytest.approx([0.2, 0.2]) and row["df_seed"] == (1, 1)
+    assert row["F_seed"] == math.inf and row["p_seed"] == 0.0
+    assert row["verdict"] == EXCEEDS and row["test"] == "seed-blocked"
     t = noise.configs
     assert list(t["dr"]) == [0.35, 0.15] and list(t["n_seeds"]) == [2, 2]
     assert t["mean"].tolist() == pytest.approx([0.75, 0.55])
@@ -164,3 +168,57 @@ def test_seed_means_one_row_per_configuration() -> None:
     assert list(m["n_seeds"]) == [2, 3]
     assert list(m["run_id"]) == ["dr0.15-s0", "dr0.35-s0"]  # the lowest seed's run
     assert set(FACTORS) <= set(m.columns)
+
+
+def _crossed(rng: np.random.Generator, seed_shift: dict[int, float], n_seeds: int = 3):
+    """dr x dt x M_lim (2 x 3 x 2), ``n_seeds`` seeds; seed s adds ``seed_shift[s]`` to every
+    dr = 0.35 run (a seed that favours a level everywhere) plus N(0, 0.005) per run."""
+    rows = []
+    for dr, dt, m in itertools.product((0.15, 0.35), (150, 365, 730), (4.0, 4.9)):
+        for s in range(n_seeds):
+            acc = 0.7 + (seed_shift.get(s, 0.0) if dr == 0.35 else 0.0) + rng.normal(0, 0.005)
+            cfg = {**BASE, "dr": dr, "dt": dt, "M_lim": m}
+            rows.append({"run_id": f"{dr}-{dt}-{m}-{s}", **cfg, "seed": s, "acc_all": acc})
+    return pd.DataFrame(rows)
+
+
+def test_a_seed_that_favours_a_level_everywhere_is_not_a_finding() -> None:
+    """Seeds 0 and 1 put dr = 0.35 ahead by 0.2, seed 2 behind by 0.05 (as AE ON/OFF flipped
+    with the seed in the 3-seed demo sweep): the pooled F, which takes the 36 runs as
+    independent replicates, calls it significant; the seed-blocked test does not."""
+    noise = seed_noise(_crossed(np.random.default_rng(5), {0: 0.2, 1: 0.2, 2: -0.05}))
+    f = noise.factors.set_index("factor")
+    assert f.loc["dr", "p"] < 0.01 and f.loc["dr", "test"] == "seed-blocked"  # pooled p
+    assert f.loc["dr", "seed_effects"] == pytest.approx([0.2, 0.2, -0.05], abs=0.01)
+    assert f.loc["dr", "p_seed"] > 0.05 and f.loc["dr", "verdict"] == WITHIN
+    # the same effect in every seed is found
+    same = seed_noise(_crossed(np.random.default_rng(5), {0: 0.1, 1: 0.1, 2: 0.1}))
+    g = same.factors.set_index("factor")
+    assert g.loc["dr", "p_seed"] < 1e-3 and g.loc["dr", "verdict"] == EXCEEDS
+
+
+def test_seed_blocked_two_levels_is_the_paired_t_test_over_seeds() -> None:
+    """Oracle: for two levels, F = t^2 and p of scipy's paired t-test of the level means per
+    seed."""
+    df = _crossed(np.random.default_rng(11), {0: 0.03, 1: 0.01, 2: 0.05, 3: -0.01}, n_seeds=4)
+    row = seed_noise(df).factors.set_index("factor").loc["dr"]
+    per = df.groupby(["seed", "dr"])["acc_all"].mean().unstack("dr")
+    t = stats.ttest_rel(per[0.35], per[0.15])
+    assert row["F_seed"] == pytest.approx(t.statistic**2, rel=1e-9)
+    assert row["p_seed"] == pytest.approx(t.pvalue, rel=1e-9)
+    assert row["df_seed"] == (1, 3)
+    assert row["seed_effects"] == pytest.approx(list(per[0.35] - per[0.15]))
+
+
+def test_seed_blocked_three_levels_equals_statsmodels_two_way_on_the_cell_means() -> None:
+    """Oracle: for dt (three levels), the level x seed table of means analysed as
+    ``acc ~ C(level) + C(seed)`` (anova_lm typ=2: the residual is the interaction)."""
+    smf = pytest.importorskip("statsmodels.formula.api")
+    sm = pytest.importorskip("statsmodels.api")
+    df = _planted(np.random.default_rng(13), n_seeds=4, sd=0.03)
+    row = seed_noise(df).factors.set_index("factor").loc["dt"]
+    cells = df.groupby(["dt", "seed"])["acc_all"].mean().rename("acc").reset_index()
+    table = sm.stats.anova_lm(smf.ols("acc ~ C(dt) + C(seed)", data=cells).fit(), typ=2)
+    assert row["F_seed"] == pytest.approx(table.loc["C(dt)", "F"], rel=1e-9)
+    assert row["p_seed"] == pytest.approx(table.loc["C(dt)", "PR(>F)"], rel=1e-9)
+    assert row["df_seed"] == (2, 6)
