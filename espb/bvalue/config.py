@@ -14,11 +14,12 @@ import pandas as pd
 
 from espb.config import load_config, resolve_preset
 from espb.errors import ConfigError
+from espb.geo import KM_PER_DEG as GEO_KM_PER_DEG
 
 MODES = ("paper", "binned", "classic")
 METRICS = ("planar", "greatcircle")
-#: km per degree of arc on a sphere of radius 6371.0088 km (IUGG mean Earth radius).
-KM_PER_DEG = 2 * math.pi * 6371.0088 / 360.0
+#: km per degree of arc on the Earth (espb.geo.EARTH_RADIUS_KM, the IUGG mean radius)
+KM_PER_DEG = GEO_KM_PER_DEG
 #: limits of sane settings (validate): radii up to a quarter of the globe, a lookback of at most
 #: 100 years, b clipped at most at 10, dates that pandas' nanosecond timestamps hold with room
 #: for the longest lookback

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from espb.geo import EARTH_RADIUS_KM, haversine_km
+
 DAY_NS = 86_400 * 1_000_000_000
 
 
@@ -26,16 +28,6 @@ def day_index(times: pd.Series | pd.DatetimeIndex, start: pd.Timestamp) -> np.nd
     return (ns - start_ns) // DAY_NS
 
 
-def haversine_km(lat1, lon1, lat2, lon2, radius_km: float = 6371.0088):
-    """Great-circle distance (haversine), degrees in, km out; NumPy broadcasting."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2.0 * radius_km * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-
-
-EARTH_RADIUS_KM = 6371.0088
 #: Relative slack of the "distance <= radius" test, so events exactly on the radius count.
 RADIUS_RTOL = 1e-9
 

@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from espb.bvalue.estimators import EPS_DEN, EPS_MAG, LOG10_E
 from espb.bvalue.grid import RADIUS_RTOL
+from espb.geo import EARTH_RADIUS_KM, haversine_km_scalar
 
 PLANAR, GREATCIRCLE = 0, 1
 
@@ -33,14 +34,7 @@ def _within(elat, elon, clat, clon, metric, r, rr):
         dla = elat - clat
         dlo = elon - clon
         return dla * dla + dlo * dlo <= rr
-    p1 = math.radians(clat)
-    p2 = math.radians(elat)
-    dp = p2 - p1
-    dl = math.radians(elon - clon)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    if a > 1.0:
-        a = 1.0
-    return 2.0 * 6371.0088 * math.asin(math.sqrt(a)) <= rr
+    return haversine_km_scalar(clat, clon, elat, elon, EARTH_RADIUS_KM) <= rr
 
 
 @njit(cache=True, inline="always")

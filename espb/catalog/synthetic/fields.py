@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from espb.catalog.synthetic.config import BFieldConfig
+from espb.geo import haversine_km, km_per_deg
 
-#: km per degree of latitude (mean Earth radius 6371.0 km)
-KM_PER_DEG = 111.19492664455873
+#: the sphere the synthetic generator lives on (km). Not espb.geo.EARTH_RADIUS_KM (6371.0088):
+#: it is part of the definition of every embedded synthetic catalog, and changing it would
+#: regenerate them all (and move every figure in docs/).
+SYNTHETIC_RADIUS_KM = 6371.0
+#: km per degree of latitude on that sphere (111.19492664455873)
+KM_PER_DEG = km_per_deg(SYNTHETIC_RADIUS_KM)
 
 
 def local_km(lat0: np.ndarray, dlat: np.ndarray, dlon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,12 +30,8 @@ def offset_deg(
 def distance_km(
     lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
 ) -> np.ndarray:
-    """Great-circle distance (haversine, km)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    """Great-circle distance (haversine, km) on the synthetic sphere."""
+    return haversine_km(lat1, lon1, lat2, lon2, SYNTHETIC_RADIUS_KM)
 
 
 def _segments(poly: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import math
 import numba as nb
 import numpy as np
 
-_KM = 111.19492664455873
+from espb.catalog.synthetic.fields import KM_PER_DEG as _KM
 
 
 @nb.njit(cache=True)

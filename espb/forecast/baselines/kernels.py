@@ -27,7 +27,7 @@ import numba as nb
 import numpy as np
 from scipy.special import ndtr
 
-from espb.catalog.synthetic.fields import KM_PER_DEG
+from espb.geo import KM_PER_DEG
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 

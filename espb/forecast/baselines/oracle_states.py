@@ -15,9 +15,8 @@ import numba as nb
 import numpy as np
 from scipy.special import gamma
 
+from espb.catalog.synthetic.fields import KM_PER_DEG as KM  # the generator's sphere
 from espb.forecast.baselines.kernels import lattice_masses
-
-KM = 111.19492664455873
 
 
 def omori_survival(x: np.ndarray, c: float, p: float) -> np.ndarray:

@@ -41,6 +41,7 @@ from espb.forecast.baselines.base import (
 from espb.forecast.baselines.kernels import gaussian_cell_masses, powerlaw_cell_masses
 from espb.forecast.baselines.uniform import UniformConfig, uniform_rate
 from espb.forecast.targets import Eligible
+from espb.geo import chord_to_km
 from espb.samples.labels import Grid
 
 KERNELS = ("gaussian", "adaptive")
@@ -111,7 +112,7 @@ def adaptive_bandwidths(
         inner[np.triu_indices(b1 - b0)] = np.inf
         both = np.sort(np.concatenate([cand, inner], axis=1), axis=1)[:, k - 1]
         out[b0:b1] = both
-    km = 2.0 * 6371.0 * np.arcsin(np.clip(out / 2.0, 0.0, 1.0))
+    km = chord_to_km(out)
     km[~np.isfinite(out)] = hi_km
     return np.clip(km, lo_km, hi_km)
 

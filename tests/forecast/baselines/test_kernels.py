@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.integrate import dblquad
 
-from espb.catalog.synthetic.fields import KM_PER_DEG, offset_deg
+from espb.catalog.synthetic.fields import offset_deg
 from espb.forecast.baselines.kernels import (
     corner,
     gaussian_cell_masses,
@@ -17,6 +17,7 @@ from espb.forecast.baselines.kernels import (
     powerlaw_cell_masses,
     rect_mass,
 )
+from espb.geo import KM_PER_DEG  # the kernels' km per degree (the Earth's)
 
 
 def _density(q: float, d: float):

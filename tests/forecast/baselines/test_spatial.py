@@ -8,8 +8,8 @@ import importlib
 import numpy as np
 import pytest
 
-from espb.catalog.synthetic.fields import distance_km
 from espb.forecast.baselines import SpatialConfig, spatial, uniform
+from espb.geo import haversine_km  # the baselines measure on the Earth (espb.geo)
 from tests.forecast.baselines.helpers import (
     clustered_catalog,
     eligible_of,
@@ -70,7 +70,7 @@ def test_adaptive_bandwidths_use_only_earlier_events() -> None:
     bw = sp.adaptive_bandwidths(lat, lon, 3, 0.5, 500.0, block=64)
     ref = np.full(n, 500.0)
     for i in range(3, n):
-        d = np.sort(distance_km(lat[i], lon[i], lat[:i], lon[:i]))
+        d = np.sort(haversine_km(lat[i], lon[i], lat[:i], lon[:i]))
         ref[i] = np.clip(d[2], 0.5, 500.0)
     np.testing.assert_allclose(bw, ref, rtol=1e-9)
 
