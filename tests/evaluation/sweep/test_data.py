@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from espb.errors import EspbError
 from espb.evaluation.sweep import data as sweep_data
 from espb.evaluation.sweep.data import PRED_COLUMNS, load_sweep
+from tests.evaluation.sweep.test_writer import REPORT_FILES
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -203,15 +204,7 @@ def test_cli_report_sweep_writes_and_logs_to_the_parent(store: dict, monkeypatch
     r = CliRunner().invoke(app, ["report", "sweep", "--experiment", EXPERIMENT])
     assert r.exit_code == 0, r.output + repr(r.exception)
     out = store["root"] / "reports" / EXPERIMENT
-    for name in (
-        "sweep_report.md",
-        "accuracy_by_period.csv",
-        "parameter_effects.csv",
-        "fig_c7_parameter_effects.png",
-        "fig_c8_histograms.png",
-        "fig_c9_grid.png",
-        "fig_8_trajectories.png",
-    ):
+    for name in sorted(REPORT_FILES):
         assert (out / name).stat().st_size > 0, name
     assert "best overall" in r.stdout and "best M_lim 4.9" in r.stdout and str(out) in r.stdout
     md = (out / "sweep_report.md").read_text()

@@ -17,20 +17,12 @@ from espb.evaluation.sweep.analysis import best_configs, period_accuracy
 from espb.evaluation.sweep.factors import describe_config
 from espb.evaluation.sweep.report import report_sweep, sweep_tables
 from espb.evaluation.sweep.writer import write_report
-from tests.evaluation.sweep.test_writer import PNG, _small_sweep
+from tests.evaluation.sweep.test_writer import PNG, REPORT_FILES, _small_sweep
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-BEFORE = {
-    "sweep_report.md",
-    "accuracy_by_period.csv",
-    "parameter_effects.csv",
-    "fig_c7_parameter_effects.png",
-    "fig_c8_histograms.png",
-    "fig_c9_grid.png",
-    "fig_8_trajectories.png",
-}
+BEFORE = set(REPORT_FILES)
 SEED_FILES = {"seed_noise.csv", "factor_vs_seed.csv", "fig_seed_noise.png"}
 META = {"experiment": "espb-test", "runs finished / expected": "15 / 16"}
 

@@ -12,6 +12,18 @@ from espb.evaluation.sweep.analysis import best_configs, period_accuracy
 from espb.evaluation.sweep.factors import FACTORS, describe_config
 from espb.evaluation.sweep.writer import write_report
 
+#: the files of a sweep report without seed replicates or forecast ranking
+REPORT_FILES = frozenset(
+    {
+        "sweep_report.md",
+        "accuracy_by_period.csv",
+        "parameter_effects.csv",
+        "fig_c7_parameter_effects.png",
+        "fig_c8_histograms.png",
+        "fig_c9_grid.png",
+        "fig_8_trajectories.png",
+    }
+)
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -71,15 +83,7 @@ def test_write_report_writes_all_files(tmp_path: Path) -> None:
         "Test sweep",
         meta={"experiment": "espb-test", "runs finished / expected": "15 / 16"},
     )
-    names = {
-        "sweep_report.md",
-        "accuracy_by_period.csv",
-        "parameter_effects.csv",
-        "fig_c7_parameter_effects.png",
-        "fig_c8_histograms.png",
-        "fig_c9_grid.png",
-        "fig_8_trajectories.png",
-    }
+    names = REPORT_FILES
     assert set(paths) == names
     for n in names:
         assert paths[n] == tmp_path / "rep" / n and paths[n].exists()
