@@ -33,7 +33,10 @@ class ModelConfig:
     negative_slope: float = 0.1
     #: ``reference`` (Conv3d, :class:`espb.models.classifier.CnnTcn`) or ``fast`` (the same
     #: function, parameters and state_dict as channels-last products,
-    #: :class:`espb.models.cnn_tcn_fast.FastCnnTcn`; equal within 1e-5 relative)
+    #: :class:`espb.models.cnn_tcn_fast.FastCnnTcn`; equal within 1e-5 relative). The composed
+    #: default is ``fast`` (conf/model/cnn_tcn.yaml); this default is what a config *without*
+    #: the key means - one saved before the key existed, which trained the reference (the
+    #: neutral value of espb.training.identity.NEUTRAL)
     impl: str = "reference"
 
     def validate(self) -> None:

@@ -1,6 +1,8 @@
 """``model.impl`` (issue 17): the fast CNN-TCN as a switch of the training run. Same
 initialisation, same outputs and the same training trajectory as the reference within float
-tolerance; the reference keeps every config hash, ``fast`` is its own identity."""
+tolerance. ``fast`` is the composed default (conf/model/cnn_tcn.yaml); ``model.impl=reference``
+gives back the config hash every run had before the switch, and a saved config without the key
+means the reference."""
 
 from __future__ import annotations
 
@@ -54,11 +56,29 @@ def test_an_unknown_impl_is_a_config_error():
         BlockClassifier(lookback=64, patch=8, impl="gpu")
 
 
-def test_the_reference_keeps_the_hash_and_fast_is_its_own_identity(smoke_cfg, tmp_path):
+def test_fast_is_the_default_and_the_reference_its_own_identity(smoke_cfg, tmp_path):
     from espb.training.plan import plan_run
 
-    base = plan_run(smoke_cfg(tmp_path)).hash
-    assert plan_run(smoke_cfg(tmp_path, "model.impl=reference")).hash == base
-    assert plan_run(smoke_cfg(tmp_path, "model.impl=fast")).hash != base
+    plan = plan_run(smoke_cfg(tmp_path))
+    assert plan.settings.model.impl == "fast"
+    assert plan_run(smoke_cfg(tmp_path, "model.impl=fast")).hash == plan.hash
+    ref = plan_run(smoke_cfg(tmp_path, "model.impl=reference"))
+    assert ref.settings.model.impl == "reference" and ref.hash != plan.hash
     with pytest.raises(ConfigError, match="model.impl"):
         plan_run(smoke_cfg(tmp_path, "model.impl=gpu"))
+
+
+def test_a_saved_config_without_the_key_is_the_reference_and_keeps_its_hash(smoke_cfg, tmp_path):
+    """A run saved before ``model.impl`` existed trained the Conv3d model: re-planned from its
+    config it must rebuild that model (not the new default) under its own hash."""
+    from omegaconf import OmegaConf
+
+    from espb.training.plan import plan_run
+
+    cfg = smoke_cfg(tmp_path, "model.impl=reference")
+    ref_hash = plan_run(cfg).hash
+    old = OmegaConf.to_container(cfg, resolve=False)
+    del old["model"]["impl"]
+    plan = plan_run(OmegaConf.create(old))
+    assert plan.settings.model.impl == "reference"
+    assert plan.hash == ref_hash

@@ -14,13 +14,25 @@ from espb.training.identity import ALGORITHM_VERSION, config_hash
 from tests.conftest import compose_train
 
 #: each preset's config hash as computed on main before the region group existed
-#: (b8cee16, ALGORITHM_VERSION 2): moving keys into conf/region/ must not change them
+#: (b8cee16, ALGORITHM_VERSION 2): moving keys into conf/region/ must not change them. These are
+#: the reference's hashes (``model.impl=reference``, the default until issue 17 made ``fast`` the
+#: default): every run trained before the switch is found under them
 PINNED = {
     "demo": "7b5b82e8e9070504",
     "smoke": "15234ef29ffb0fc1",
     "paper_model14_0": "06bff6be689de384",
     "paper_model14_9": "d7b0133a727b9d17",
     "sweep_demo": "dc0ff19e2f66dba9",
+}
+
+
+#: each preset's config hash with the fast default (issue 17; ALGORITHM_VERSION 2)
+PINNED_FAST = {
+    "demo": "18e290679b3bf9dc",
+    "smoke": "079443cd5a8f6771",
+    "paper_model14_0": "cb7424580575e473",
+    "paper_model14_9": "067502f97b769c9b",
+    "sweep_demo": "8f35d92b42d5fdd4",
 }
 
 
@@ -33,7 +45,9 @@ def _resolved(*overrides: str) -> dict:
 @pytest.mark.parametrize("experiment", sorted(PINNED))
 def test_preset_hashes_are_unchanged_by_the_region_group(experiment):
     assert ALGORITHM_VERSION == 2  # a bump re-pins these on purpose (docs/architecture.md)
-    assert config_hash(_resolved(f"experiment={experiment}")) == PINNED[experiment]
+    ref = _resolved(f"experiment={experiment}", "model.impl=reference")
+    assert config_hash(ref) == PINNED[experiment]
+    assert config_hash(_resolved(f"experiment={experiment}")) == PINNED_FAST[experiment]
 
 
 def test_the_paper_presets_use_the_paper_region():
@@ -54,8 +68,8 @@ def test_one_region_choice_moves_grid_dates_target_and_patch_together():
     assert r["samples"]["eq_min_mag"] == spec.target_mag
     assert r["samples"]["patch"] == spec.patch
     # and the hash follows the values, not the group: a region key changes it
-    assert config_hash(r) != PINNED["smoke"]
-    assert config_hash(_resolved("experiment=smoke", "region.patch=8")) != PINNED["smoke"]
+    assert config_hash(r) != PINNED_FAST["smoke"]
+    assert config_hash(_resolved("experiment=smoke", "region.patch=8")) != PINNED_FAST["smoke"]
 
 
 def test_a_command_line_key_beats_the_region():
