@@ -5,7 +5,7 @@
   clean-up as Ctrl-C; :func:`signals_ignored`: they are ignored while a clean-up runs.
 - :func:`terminate_groups` / :func:`stop_groups`: stop process groups: SIGTERM to each, wait
   for them (all together) up to a grace period, then SIGKILL those still running;
-  :func:`group_alive` probes one.
+  :func:`group_alive` probes one, :func:`group_gone_within` waits for one to end.
 - :func:`die_with_parent`: a child started with it is killed when its parent dies.
 """
 
@@ -77,14 +77,50 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether process group ``pgid`` has a member we may signal (a probe: signal 0)."""
+    """Whether process group ``pgid`` has a member we may signal (a probe: signal 0) that is
+    still running: on Linux, members that have exited but are not reaped yet (zombies, e.g.
+    orphans of a container whose init does not reap) do not count (``/proc/<pid>/stat``)."""
     try:
         os.killpg(pgid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's group with that number: not ours
         return False
+    live = _running_members(pgid)
+    return True if live is None else live > 0
+
+
+def _running_members(pgid: int) -> int | None:
+    """How many processes of group ``pgid`` are not zombies (Linux ``/proc``); None where
+    ``/proc`` cannot say."""
+    proc = "/proc"
+    if not os.path.isdir(os.path.join(proc, "self")):
+        return None
+    n = 0
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "stat"), "rb") as f:
+                stat = f.read()
+        except OSError:  # exited meanwhile, or not ours to read
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after
+        # its last ')'
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            n += 1
+    return n
+
+
+def group_gone_within(pgid: int, seconds: float) -> bool:
+    """Whether process group ``pgid`` has no running member within ``seconds`` (polled)."""
+    deadline = time.monotonic() + seconds
+    while group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def terminate_groups(
@@ -114,17 +150,20 @@ def stop_groups(
     running_only: bool = True,
 ) -> None:
     """Stop the process groups led by ``procs`` (each started with ``start_new_session``; by
-    default only those still running): SIGTERM to each group, up to ``term_wait`` s for their
-    leaders to exit (all together), then SIGKILL to the groups whose leader is still running
-    and up to ``kill_wait`` s for it (``term_wait`` 0: SIGKILL at once)."""
+    default only those still running): SIGTERM to each group, up to ``term_wait`` s for each
+    group to end (all together) - its leader exited *and* no other member running, since a
+    leader can exit before the processes it started (a joblib/loky worker still cleaning up a
+    job after the Hydra process ended) - then SIGKILL to the groups that did not, and up to
+    ``kill_wait`` s for their leader (``term_wait`` 0: SIGKILL at once)."""
     leaders = {p.pid: p for p in procs if not running_only or p.poll() is None}
 
     def ended(pgid: int, left: float) -> bool:
+        deadline = time.monotonic() + left
         try:
             leaders[pgid].wait(timeout=left)
-            return True
         except subprocess.TimeoutExpired:
             return False
+        return group_gone_within(pgid, max(deadline - time.monotonic(), 0.0))
 
     def reap(pgid: int) -> None:
         try:

@@ -24,7 +24,7 @@ from filelock import Timeout, UnixFileLock
 
 from espb.errors import EspbError
 from espb.safeio import atomic_write
-from espb.signals import group_alive, terminate_groups
+from espb.signals import group_alive, group_gone_within, terminate_groups
 
 Say = Callable[[str], None]
 
@@ -42,18 +42,8 @@ def stop_orphans(record: dict, say: Say, wait: float = 30.0) -> list[int]:
         f"died and left {len(groups)} process group(s) running ({', '.join(map(str, groups))}); "
         "stopping them so that no configuration runs twice"
     )
-    terminate_groups(groups, _gone_within, wait)
+    terminate_groups(groups, group_gone_within, wait)
     return groups
-
-
-def _gone_within(pgid: int, seconds: float) -> bool:
-    """Whether process group ``pgid`` (not a child of ours: polled) is gone within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while group_alive(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 class SweepOwner:

@@ -76,6 +76,81 @@ def test_a_stop_reaches_every_child_group_and_a_stubborn_one_is_killed(tmp_path:
             os.kill(pid, 0)
 
 
+#: a group leader (as the Hydra process of a multirun) that starts a worker in its own process
+#: group (as a loky worker) and exits at once on SIGTERM; the worker cleans up for ``cleanup``
+#: s on SIGTERM (as a job that ends its MLflow run) or ignores it (``cleanup`` < 0)
+LEADER = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    d, cleanup = sys.argv[1], float(sys.argv[2])
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, d, str(cleanup)])
+    while not os.path.exists(d + "/w.start"):
+        time.sleep(0.05)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(130))
+    open(d + "/l.start", "w").write("1")
+    time.sleep(120)
+    """
+).replace(
+    "WORKER",
+    repr(
+        textwrap.dedent(
+            """
+            import os, signal, sys, time
+            d, cleanup = sys.argv[1], float(sys.argv[2])
+            def on_term(signum, frame):
+                time.sleep(cleanup)
+                open(d + "/w.cleaned", "w").write("1")
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, on_term if cleanup >= 0 else signal.SIG_IGN)
+            open(d + "/w.start", "w").write(str(os.getpid()))
+            time.sleep(120)
+            """
+        )
+    ),
+)
+
+
+@pytest.mark.parametrize("cleanup", [1.5, -1.0], ids=["cleans-up", "ignores-sigterm"])
+def test_a_stop_waits_for_the_whole_group_not_only_its_leader(
+    tmp_path: Path, cleanup: float
+) -> None:
+    """A group's leader can exit before the processes it started: the stop waits (within the
+    grace period) until no member of the group runs - so a job's clean-up reaches the tracking
+    server before the sweep stops it - and kills what is left after it. Fails on a stop that
+    waits for the leader only (the worker outlives ``run_children``)."""
+    from espb.signals import _running_members, stop_groups
+
+    leader = tmp_path / "leader.py"
+    leader.write_text(LEADER)
+    proc = subprocess.Popen(
+        [sys.executable, str(leader), str(tmp_path), str(cleanup)], start_new_session=True
+    )
+    try:
+        t0 = time.monotonic()
+        while not (tmp_path / "l.start").exists():
+            assert proc.poll() is None and time.monotonic() - t0 < 60
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        stop_groups([proc], term_wait=6.0, kill_wait=5.0)
+        took = time.monotonic() - t0
+        assert proc.returncode == 130  # the leader exited on the SIGTERM at once
+        # the worker is not running any more when the stop returns (a zombie at most, until
+        # the system reaps the orphan)
+        assert _running_members(proc.pid) == 0
+        if cleanup >= 0:
+            assert (tmp_path / "w.cleaned").exists()  # its clean-up ran to its end
+            assert cleanup * 0.9 <= took < 6.0
+        else:
+            assert not (tmp_path / "w.cleaned").exists()
+            assert took >= 6.0  # killed only once the grace period was over
+    finally:  # nothing left behind, whatever failed
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.poll()
+
+
 def test_interrupts_turn_sigterm_into_keyboard_interrupt() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), interrupts():
