@@ -61,7 +61,7 @@ SWEEP_ARGS ?=
 sweep: $(STAMP) ## the paper's 432-config sweep at paper scale (GPUs; JOBS=, SWEEP_ARGS= e.g. hydra/launcher=espb_slurm)
 	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 name=paper_432 --jobs $(JOBS) $(SWEEP_ARGS)
 
-sweep-demo: $(STAMP) ## all 432 configs at demo scale on this machine (~1 h on 2 cores) + the report
+sweep-demo: $(STAMP) ## all 432 configs at demo scale on this machine (30-75 min on 2 cores; docs/sweeps.md) + the report
 	ESPB_OUT=$(OUT) $(BIN)/espb sweep run paper_432 experiment=sweep_demo name=demo_432 --jobs $(JOBS) $(SWEEP_ARGS)
 
 sweep-demo-seeds: $(STAMP) ## the demo sweep with 3 seed replicates per configuration, fused (training.seeds; docs/sweeps.md); SEEDS_GRID= narrows the grid

@@ -123,8 +123,10 @@ def _hit_rates(c: np.ndarray, rm: RankMatrices, tau0: float) -> np.ndarray:
         hi = np.where(~ok & (hi - lo > 1), mid, hi)
     j1 = np.minimum(lo + 1, last)
     t0, t1 = at(rm.tau_v, lo) / n_b, at(rm.tau_v, j1) / n_b
-    h0, h1 = at(rm.hit_v, lo) / n1_b, at(rm.hit_v, j1) / n1_b
+    # a replicate without targets has no hit rate: NaN (as its AUC in rank_replicates),
+    # dropped by the interval; not a warning to the user
     with np.errstate(invalid="ignore", divide="ignore"):
+        h0, h1 = at(rm.hit_v, lo) / n1_b, at(rm.hit_v, j1) / n1_b
         f = np.where(t1 > t0, (tau0 - t0) / (t1 - t0), 0.0)
     out = h0 + np.clip(f, 0.0, 1.0) * (h1 - h0)
     return np.where(lo >= last, 1.0, out)
